@@ -1,0 +1,102 @@
+"""Train -> evaluate -> write outputs: the path shared by the example scripts and the CLI.
+
+An output folder receives ``metrics.json`` (flat: ``elbo``, ``mse``,
+``log_likelihood`` with ``log_likelihood_method``, ...), ``model.pt`` (a safe
+checkpoint, see :mod:`pyroml.checkpoint`) and the figures as PNG. Every file is
+written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+import torch
+from matplotlib.figure import Figure
+
+from pyroml import plots
+from pyroml.checkpoint import atomic_write, save, write_json
+from pyroml.data import Dataset, load_mnist
+from pyroml.evaluate import Report, evaluate
+from pyroml.train import History, fit
+
+__all__ = ["add_common_args", "load_data", "train_and_report", "figures", "save_figures"]
+
+
+def add_common_args(parser: argparse.ArgumentParser, epochs: int = 25, lr: float = 1e-3) -> None:
+    """The flags every density-model script shares."""
+    parser.add_argument("--epochs", type=int, default=epochs, help=f"passes over the training set (default {epochs})")
+    parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size (default 128)")
+    parser.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr:g})")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder holding MNIST/raw/ (default: $PYROML_DATA_DIR, else ./data)")
+    parser.add_argument("--no-download", action="store_true",
+                        help="fail instead of downloading MNIST when the files are missing")
+    parser.add_argument("--out", default=None, help="output folder for metrics.json, model.pt and figures")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
+    parser.add_argument("--subset", type=int, default=None,
+                        help="use a random subset of this many train and test images (quick runs)")
+    parser.add_argument("--iwae-k", type=int, default=100,
+                        help="importance samples for the log-likelihood bound of models without an exact one")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def load_data(args: argparse.Namespace):
+    """MNIST as the flags ask (downloads unless ``--no-download``)."""
+    return load_mnist(args.data_dir, download=not args.no_download, subset=args.subset, seed=args.seed)
+
+
+def figures(model, test: Dataset, report: Report, history: Optional[History] = None,
+            n: int = 10) -> Dict[str, Figure]:
+    """The figures that make sense for ``model``: reconstructions (posterior mean and
+    posterior sample), the decoded latent grid (2-d latents), the latent scatter and the
+    training curve; models may add their own through ``model.figures(test)``."""
+    name = type(model).__name__
+    x = test.x[:n].to(model.device)
+    torch.manual_seed(0)
+    out = {"reconstructions": plots.reconstructions(
+        x, {f"{name} mean": model.reconstruct(x), f"{name} sample": model.reconstruct(x, sample=True)},
+        n=n, title=f"{name}: test images and reconstructions")}
+    if getattr(model, "latent_dim", None) == 2:
+        out["latent_grid"] = plots.latent_grid(model)
+    if report.latents is not None and report.latents.shape[1] >= 2 and hasattr(model, "latent_dim"):
+        out["latent_scatter"] = plots.latent_scatter(report.latents, report.labels, title=f"{name}: test-set latents")
+    if history is not None and history.train_elbo:
+        out["training_curve"] = plots.training_curve(history, title=f"{name}: ELBO per image")
+    if hasattr(model, "figures"):
+        out.update(model.figures(test))
+    return out
+
+
+def save_figures(figs: Dict[str, Figure], out: Path, dpi: int = 120) -> None:
+    """Write each figure to ``out/<name>.png`` atomically."""
+    for name, fig in figs.items():
+        atomic_write(out / f"{name}.png", lambda tmp, fig=fig: fig.savefig(tmp, dpi=dpi, format="png",
+                                                                            bbox_inches="tight"))
+
+
+def train_and_report(model, args: argparse.Namespace, out: Optional[str] = None) -> Report:
+    """Train ``model`` on MNIST as ``args`` say, evaluate it on the test set, print the
+    metrics and write ``metrics.json``, ``model.pt`` and the figures to ``out``."""
+    torch.manual_seed(args.seed)
+    train, test = load_data(args)
+    out_dir = Path(out or args.out or f"runs/{type(model).__name__.lower()}")
+    t0 = time.perf_counter()
+    history = fit(model, train, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                  device=args.device, progress=not args.no_progress, validation=test,
+                  **getattr(args, "fit_kwargs", {}))
+    train_seconds = time.perf_counter() - t0
+    report = evaluate(model, test, iwae_k=args.iwae_k, seed=args.seed)
+    print(report)
+    metrics = {**report.to_dict(), "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+               "seed": args.seed, "train_seconds": train_seconds,
+               "seconds_per_epoch": train_seconds / max(args.epochs, 1), "n_train": len(train),
+               "config": model.get_config()}
+    save(model, out_dir / "model.pt", history)
+    save_figures(figures(model, test, report, history), out_dir)
+    write_json(out_dir / "metrics.json", metrics)
+    print(f"wrote {out_dir}/metrics.json, model.pt and figures")
+    return report

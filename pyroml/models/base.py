@@ -1,0 +1,138 @@
+"""The protocol every pyroml density model meets.
+
+A density model is one :class:`~pyro.nn.PyroModule` holding a Pyro
+``model(x)`` / ``guide(x)`` pair over the same latent sites. Examples enter
+through ``pyro.plate("data", N, dim=-1)``; the training engine scales every
+site inside that plate by ``N_total / N`` so that a mini-batch loss estimates
+the full-data negative ELBO, and the evaluator places a particle plate at
+``dim=-2`` to draw importance samples in parallel.
+
+Parameters are ordinary ``torch.nn.Parameter`` attributes of the module: they
+never enter Pyro's global parameter store, so two models in one process never
+share weights and ``state_dict()`` captures a model whole.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Dict, Tuple
+
+import torch
+from pyro.infer import ELBO, Trace_ELBO
+from pyro.nn import PyroModule
+
+__all__ = ["DensityModel", "check_images"]
+
+
+def check_images(
+    x: Any, event_shape: Tuple[int, ...], unit_interval: bool, what: str = "x"
+) -> torch.Tensor:
+    """Validate a batch of examples before any work starts.
+
+    :param x: examples, expected of shape ``(N,) + event_shape``.
+    :param tuple event_shape: the shape of one example, e.g. ``(1, 28, 28)``.
+    :param bool unit_interval: require values in [0, 1] (Bernoulli-type likelihoods).
+    :returns: ``x`` as a floating-point tensor.
+    :raises TypeError, ValueError: naming what was expected, what came, and the fix.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{what} must be a torch.Tensor of shape (N, {', '.join(map(str, event_shape))}), "
+                        f"got {type(x).__name__}; convert with torch.as_tensor(...)")
+    if not x.is_floating_point():
+        raise TypeError(f"{what} must be a floating-point tensor, got dtype {x.dtype}; "
+                        f"use x.float() / 255 for 8-bit images")
+    expected = "(N, " + ", ".join(map(str, event_shape)) + ")"
+    if tuple(x.shape[1:]) != tuple(event_shape) or x.dim() != len(event_shape) + 1:
+        hint = ""
+        if x.dim() >= 1 and x[0].numel() == int(torch.Size(event_shape).numel()):
+            hint = f"; reshape with x.reshape(-1, {', '.join(map(str, event_shape))})"
+        raise ValueError(f"{what} has shape {tuple(x.shape)}, expected {expected}{hint}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{what} is empty (0 examples); pass at least one example")
+    if not torch.isfinite(x).all():
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"{what} contains {bad} NaN or infinite values; remove or impute them first")
+    if unit_interval:
+        lo, hi = float(x.min()), float(x.max())
+        if lo < 0.0 or hi > 1.0:
+            fix = "divide by 255" if hi > 1.0 and hi <= 255.0 and lo >= 0.0 else "rescale to [0, 1]"
+            raise ValueError(
+                f"expected pixels in [0, 1] for a Bernoulli-type likelihood, got min {lo:g}, max {hi:g}: "
+                f"{fix}, or choose a model with a Gaussian likelihood"
+            )
+    return x
+
+
+class DensityModel(PyroModule):
+    """Base class of pyroml's density models.
+
+    Subclasses implement :meth:`model`, :meth:`guide`, :meth:`encode`,
+    :meth:`decode`, :meth:`reconstruct` and :meth:`sample`, and, where
+    :math:`\\log p(x)` is tractable, :meth:`log_likelihood`.
+
+    Constructor arguments are stored as attributes of the same name
+    (scikit-learn's convention), so :meth:`get_config` can rebuild the model.
+    """
+
+    #: shape of one example
+    event_shape: Tuple[int, ...] = (1, 28, 28)
+    #: whether the likelihood needs data in [0, 1]
+    unit_interval: bool = False
+    #: whether :meth:`log_likelihood` is exact (else the evaluator uses an importance-weighted bound)
+    has_exact_log_likelihood: bool = False
+
+    # ---- the Pyro programs -------------------------------------------------
+    def model(self, x: torch.Tensor) -> None:
+        """Generative program :math:`p(z) p(x \\mid z)` with ``x`` of shape ``(N,) + event_shape``."""
+        raise NotImplementedError
+
+    def guide(self, x: torch.Tensor) -> None:
+        """Variational program :math:`q(z \\mid x)` over the latent sites of :meth:`model`."""
+        raise NotImplementedError
+
+    def elbo(self, num_particles: int = 1) -> ELBO:
+        """The ELBO object SVI uses for this model (``Trace_ELBO`` unless overridden)."""
+        return Trace_ELBO(num_particles=num_particles, vectorize_particles=num_particles > 1,
+                          max_plate_nesting=1)
+
+    # ---- projections -------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent projection of ``x`` (shape ``(N,) + event_shape``) to ``(N, d)``."""
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Mean of :math:`p(x \\mid z)`, of shape ``z.shape[:-1] + event_shape``."""
+        raise NotImplementedError
+
+    def reconstruct(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:
+        """Decode of the posterior mean (or of a posterior sample), shaped like ``x``."""
+        raise NotImplementedError
+
+    def sample(self, n: int) -> torch.Tensor:
+        """``n`` new examples from the model: means of :math:`p(x \\mid z)` for :math:`z \\sim p(z)`."""
+        raise NotImplementedError
+
+    def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact per-example :math:`\\log p(x)` of shape ``(N,)``, where tractable."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no exact log-likelihood; use pyroml.evaluate(...), "
+            f"which falls back to an importance-weighted bound"
+        )
+
+    # ---- input checks and configuration -------------------------------------
+    def check_input(self, x: Any, what: str = "x") -> torch.Tensor:
+        """Validate examples for this model; see :func:`check_images`."""
+        return check_images(x, self.event_shape, self.unit_interval, what)
+
+    def get_config(self) -> Dict[str, Any]:
+        """Constructor arguments, enough to rebuild an untrained copy: ``type(m)(**m.get_config())``."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {n: getattr(self, n) for n in names}
+
+    @property
+    def device(self) -> torch.device:
+        p = next(self.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

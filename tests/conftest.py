@@ -1,0 +1,62 @@
+import os
+import struct
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pyro
+import pytest
+import torch
+from hypothesis import settings
+
+matplotlib.use("Agg")
+torch.set_num_threads(1)
+settings.register_profile("pyroml", deadline=None, max_examples=15, derandomize=True)
+settings.load_profile("pyroml")
+
+FILES = {
+    True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def write_idx(root: Path, n_train: int = 64, n_test: int = 32, seed: int = 0) -> Path:
+    """Write tiny MNIST-format IDX files (uint8 images 28x28, labels 0-9) under root/MNIST/raw."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for train, n in ((True, n_train), (False, n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        img_name, lab_name = FILES[train]
+        (raw / img_name).write_bytes(struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes())
+        (raw / lab_name).write_bytes(struct.pack(">II", 2049, n) + labels.tobytes())
+    return root
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path):
+    """A data directory with 64 train and 32 test random images in MNIST's IDX format."""
+    return write_idx(tmp_path / "data")
+
+
+def real_mnist_dir():
+    for cand in (os.environ.get("PYROML_DATA_DIR"), Path(__file__).resolve().parents[2] / "shared" / "data"):
+        if cand and (Path(cand) / "MNIST" / "raw" / "t10k-images-idx3-ubyte").exists():
+            return Path(cand)
+    return None
+
+
+@pytest.fixture
+def mnist_dir():
+    d = real_mnist_dir()
+    if d is None:
+        pytest.skip("real MNIST not found: set PYROML_DATA_DIR to a folder holding MNIST/raw/")
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    pyro.set_rng_seed(0)
+    pyro.clear_param_store()
+    yield
