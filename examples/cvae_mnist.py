@@ -25,7 +25,7 @@ def main(args):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_args(parser)
+    add_common_args(parser, pyroml.ConvVAE)
     parser.add_argument("--latent-dim", type=int, default=2)
     parser.add_argument("--channels", type=int, nargs="+", default=[16, 32])
     parser.add_argument("--hidden", type=int, default=None, help="optional dense layer size")

@@ -24,7 +24,7 @@ def main(args):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_args(parser)
+    add_common_args(parser, pyroml.VAE)
     parser.add_argument("--latent-dim", type=int, default=2)
     parser.add_argument("--hidden", type=int, nargs="+", default=[512, 256], help="encoder hidden sizes")
     parser.add_argument("--likelihood", default="bernoulli", choices=["bernoulli", "continuous_bernoulli"])

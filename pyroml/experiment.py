@@ -25,11 +25,18 @@ from pyroml.train import History, fit
 __all__ = ["add_common_args", "load_data", "train_and_report", "figures", "save_figures"]
 
 
-def add_common_args(parser: argparse.ArgumentParser, epochs: int = 25, lr: float = 1e-3) -> None:
-    """The flags every density-model script shares."""
-    parser.add_argument("--epochs", type=int, default=epochs, help=f"passes over the training set (default {epochs})")
-    parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size (default 128)")
-    parser.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr:g})")
+def add_common_args(parser: argparse.ArgumentParser, model_cls: Optional[type] = None) -> None:
+    """The flags every density-model script shares; training defaults come from
+    ``model_cls.fit_defaults`` (e.g. PPCA's learning-rate schedule)."""
+    d = {"epochs": 25, "batch_size": 128, "lr": 1e-3, "lr_schedule": None,
+         **(getattr(model_cls, "fit_defaults", None) or {})}
+    parser.add_argument("--epochs", type=int, default=d["epochs"],
+                        help=f"passes over the training set (default {d['epochs']})")
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"],
+                        help=f"mini-batch size (default {d['batch_size']})")
+    parser.add_argument("--lr", type=float, default=d["lr"], help=f"Adam learning rate (default {d['lr']:g})")
+    parser.add_argument("--lr-schedule", default=d["lr_schedule"], choices=[None, "cosine", "exponential"],
+                        help=f"learning-rate decay over training (default {d['lr_schedule']})")
     parser.add_argument("--data-dir", default=None,
                         help="folder holding MNIST/raw/ (default: $PYROML_DATA_DIR, else ./data)")
     parser.add_argument("--no-download", action="store_true",
@@ -87,11 +94,12 @@ def train_and_report(model, args: argparse.Namespace, out: Optional[str] = None)
     t0 = time.perf_counter()
     history = fit(model, train, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                   device=args.device, progress=not args.no_progress, validation=test,
-                  **getattr(args, "fit_kwargs", {}))
+                  lr_schedule=args.lr_schedule)
     train_seconds = time.perf_counter() - t0
     report = evaluate(model, test, iwae_k=args.iwae_k, seed=args.seed)
     print(report)
     metrics = {**report.to_dict(), "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+               "lr_schedule": args.lr_schedule,
                "seed": args.seed, "train_seconds": train_seconds,
                "seconds_per_epoch": train_seconds / max(args.epochs, 1), "n_train": len(train),
                "config": model.get_config()}

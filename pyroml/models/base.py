@@ -80,6 +80,8 @@ class DensityModel(PyroModule):
     unit_interval: bool = False
     #: whether :meth:`log_likelihood` is exact (else the evaluator uses an importance-weighted bound)
     has_exact_log_likelihood: bool = False
+    #: training settings the examples, the CLI and ``compare`` use by default for this model
+    fit_defaults: Dict[str, Any] = {"epochs": 25, "batch_size": 128, "lr": 1e-3, "lr_schedule": None}
 
     # ---- the Pyro programs -------------------------------------------------
     def model(self, x: torch.Tensor) -> None:
