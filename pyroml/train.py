@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import pyro
+import pyro.infer.util
 import torch
 from pyro.poutine.messenger import Messenger
 
@@ -188,7 +189,7 @@ def fit(
     steps_per_epoch = math.ceil(n / batch_size)
 
     groups = model.optim_groups(lr) if hasattr(model, "optim_groups") else [{"params": list(model.parameters())}]
-    optimizer = torch.optim.Adam(groups, lr=lr)
+    optimizer = _adam(groups, lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(lr_schedule, epochs * steps_per_epoch, final_lr_fraction))
     params = [p for g in optimizer.param_groups for p in g["params"]]
@@ -200,6 +201,7 @@ def fit(
         start, history = _restore(checkpoint, model, optimizer, scheduler)
 
     loss_fn = model.elbo(num_particles)
+    validate = pyro.infer.util.is_validation_enabled()
     scaler = DataScale()
     model_fn, guide_fn = scaler(model.model), scaler(model.guide)
     base_seed = 0 if seed is None else seed
@@ -219,14 +221,17 @@ def fit(
                     batch = [t[idx] for t in tensors]
                     scaler.scale = n / idx.shape[0]
                     try:
-                        loss = loss_fn.differentiable_loss(model_fn, guide_fn, *batch)
+                        # Pyro's argument/support checks run on the first step only: they cost a
+                        # tensor reduction per site per step, and the loss check below catches NaNs.
+                        with pyro.validation_enabled(validate and step == 0 and epoch == start):
+                            loss = loss_fn.differentiable_loss(model_fn, guide_fn, *batch)
                     except ValueError as e:  # distribution validation caught NaN/inf parameters
                         if "invalid values" not in str(e):
                             raise
                         _diverged("a distribution parameter", "NaN/inf", epoch, step, e)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
-                    gnorm = float(torch.nn.utils.clip_grad_norm_(params, clip_norm or math.inf))
+                    gnorm = float(_grad_norm(params, clip_norm))
                     value = float(loss.detach())
                     if not math.isfinite(value):
                         _diverged("the loss", value, epoch, step)
@@ -254,6 +259,27 @@ def fit(
         bar.close()
         model.eval()
     return history
+
+
+def _adam(groups, lr: float) -> torch.optim.Optimizer:
+    """Adam, fused where this torch supports it (one kernel for all parameters: ~15% faster
+    per step than the default for-loop implementation on a 2-core CPU)."""
+    try:
+        return torch.optim.Adam(groups, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(groups, lr=lr)
+
+
+def _grad_norm(params, clip_norm: Optional[float]) -> torch.Tensor:
+    """Total gradient 2-norm (clipping to ``clip_norm`` when given)."""
+    if clip_norm is not None:
+        return torch.nn.utils.clip_grad_norm_(params, clip_norm)
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    if hasattr(torch.nn.utils, "get_total_norm"):
+        return torch.nn.utils.get_total_norm(grads)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
 
 def _diverged(what: str, value, epoch: int, step: int, cause: Optional[Exception] = None) -> None:

@@ -1,0 +1,55 @@
+"""Helpers shared by the benchmark scripts: flags, data, machine facts, tables, JSON."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from typing import Dict, List, Optional, Sequence
+
+import torch
+
+import pyroml
+from pyroml.checkpoint import write_json
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="a few minutes: subsets and fewer repeats")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--data-dir", default=None, help="folder with MNIST/raw (default $PYROML_DATA_DIR)")
+    p.add_argument("--out", default=None, help="JSON output path")
+
+
+def synthetic_mnist(args, n_train: Optional[int], n_test: Optional[int]):
+    """Real MNIST when available (subsets of the given sizes; None = all), else random
+    binary-ish images of the same shape so that the script still runs anywhere."""
+    try:
+        train, test = pyroml.data.load_mnist(args.data_dir)
+        g = torch.Generator().manual_seed(0)
+        tr = train.x if n_train is None else train.x[torch.randperm(len(train), generator=g)[:n_train]]
+        te = test.x if n_test is None else test.x[torch.randperm(len(test), generator=g)[:n_test]]
+        return tr, te
+    except FileNotFoundError:
+        g = torch.Generator().manual_seed(0)
+        return (torch.rand(n_train or 60000, 1, 28, 28, generator=g),
+                torch.rand(n_test or 10000, 1, 28, 28, generator=g))
+
+
+def machine_info(threads: int) -> Dict[str, object]:
+    return {"cpu_count": os.cpu_count(), "torch_threads": threads, "torch": torch.__version__,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def print_table(rows: List[Dict], cols: Sequence[str]) -> None:
+    def fmt(v):
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+    widths = [max(len(c), *(len(fmt(r.get(c, ""))) for r in rows)) for c in cols]
+    print("| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(fmt(r.get(c, "")).ljust(w) for c, w in zip(cols, widths)) + " |")
+
+
+def write_result(path: str, obj) -> None:
+    write_json(path, obj)
+    print(f"wrote {path}")
