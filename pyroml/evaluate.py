@@ -101,7 +101,7 @@ def iwae_log_weights(model: torch.nn.Module, x: torch.Tensor, k: int) -> torch.T
 
 @torch.no_grad()
 def iwae_bound(model: torch.nn.Module, x: torch.Tensor, k: int = 100,
-               max_samples_per_batch: int = 100_000) -> torch.Tensor:
+               max_samples_per_batch: int = 8192) -> torch.Tensor:
     """Per-example IWAE bound :math:`\\mathcal{L}_K(x)`, shape ``(N,)``, in batches of
     ``max_samples_per_batch // K`` examples."""
     b = max(1, max_samples_per_batch // k)

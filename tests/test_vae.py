@@ -81,3 +81,15 @@ def test_state_dict_captures_model_whole():
     b.load_state_dict(a.state_dict())
     x = torch.rand(3, 1, 28, 28)
     assert torch.equal(a.reconstruct(x), b.reconstruct(x))
+
+
+@given(batch=st.integers(1, 5), k=st.integers(1, 3))
+def test_grey_bernoulli_matches_pyro_bernoulli(batch, k):
+    import pyro.distributions as dist
+    from pyroml.models.vae import GreyBernoulli
+    logits = 4 * torch.randn(k, batch, 1, 28, 28)
+    x = torch.rand(batch, 1, 28, 28)
+    ref = dist.Bernoulli(logits=logits, validate_args=False).to_event(3).log_prob(x)
+    fast = GreyBernoulli(logits, 3).log_prob(x)
+    assert fast.shape == (k, batch)
+    assert torch.allclose(fast, ref, rtol=1e-5, atol=1e-2)
