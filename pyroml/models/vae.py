@@ -23,10 +23,11 @@ from typing import Optional, Sequence
 import pyro
 import pyro.distributions as dist
 import torch
-from pyro.infer import ELBO, TraceMeanField_ELBO
+from pyro.infer import ELBO
 from torch.distributions import constraints
 from torch.nn import functional as F
 
+from pyroml.infer import MeanField_ELBO
 from pyroml.models.base import DensityModel
 from pyroml.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
@@ -110,8 +111,9 @@ class _VAEBase(DensityModel):
             pyro.sample("z", dist.Normal(loc, scale).to_event(1))
 
     def elbo(self, num_particles: int = 1) -> ELBO:
-        """``TraceMeanField_ELBO``: the KL of the Gaussian guide to the prior is analytic."""
-        return TraceMeanField_ELBO(num_particles=num_particles,
+        """Mean-field ELBO with the analytic KL of the Gaussian guide to the prior
+        (:class:`~pyroml.infer.MeanField_ELBO`, a lean ``TraceMeanField_ELBO``)."""
+        return MeanField_ELBO(num_particles=num_particles,
                                    vectorize_particles=num_particles > 1, max_plate_nesting=1)
 
     @torch.no_grad()
