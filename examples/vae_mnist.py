@@ -2,7 +2,7 @@
 
     python examples/vae_mnist.py --epochs 25 --out runs/vae
 
-Trains :class:`pyroml.VAE` (2-d latent, MLP 784-512-256-2 and back, Bernoulli
+Trains :class:`pyroml.VAE` (2-d latent, MLP encoder 784-512-256-2, decoder 2-256-256-784, Bernoulli
 likelihood on grey levels) with Adam 1e-3 and batches of 128, evaluates it on
 the 10k test images and writes metrics.json, model.pt and the figures.
 """
@@ -18,7 +18,8 @@ from pyroml.experiment import add_common_args, train_and_report  # noqa: E402
 
 
 def main(args):
-    model = pyroml.VAE(latent_dim=args.latent_dim, hidden=args.hidden, likelihood=args.likelihood)
+    model = pyroml.VAE(latent_dim=args.latent_dim, hidden=args.hidden, decoder_hidden=args.decoder_hidden,
+                       likelihood=args.likelihood)
     return train_and_report(model, args, out=args.out or "runs/vae")
 
 
@@ -27,5 +28,7 @@ if __name__ == "__main__":
     add_common_args(parser, pyroml.VAE)
     parser.add_argument("--latent-dim", type=int, default=2)
     parser.add_argument("--hidden", type=int, nargs="+", default=[512, 256], help="encoder hidden sizes")
+    parser.add_argument("--decoder-hidden", type=int, nargs="+", default=[256, 256],
+                        help="decoder hidden sizes, latent to pixels")
     parser.add_argument("--likelihood", default="bernoulli", choices=["bernoulli", "continuous_bernoulli"])
     main(parser.parse_args())

@@ -36,7 +36,9 @@ def test_shapes(make, batch, latent):
 
 def test_default_architecture_and_config_roundtrip():
     m = pyroml.VAE()
-    assert m.latent_dim == 2 and m.hidden == (512, 256) and m.likelihood == "bernoulli"
+    assert m.latent_dim == 2 and m.hidden == (512, 256) and m.decoder_hidden == (256, 256)
+    assert m.likelihood == "bernoulli"
+    assert pyroml.VAE(hidden=(32, 16), decoder_hidden=None).decoder.net[0].out_features == 16  # mirrored
     clone = type(m)(**m.get_config())
     assert clone.get_config() == m.get_config()
     c = pyroml.ConvVAE()
