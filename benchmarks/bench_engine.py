@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 import pyroml
-from common import add_args, machine_info, print_table, synthetic_mnist, write_result
+from common import add_args, out_path, machine_info, print_table, synthetic_mnist, write_result
 
 MODELS = {
     "VAE": lambda: pyroml.VAE(),
@@ -99,7 +99,7 @@ def main(args):
     print_table(rows, ["model", "n_train", "plain_s_per_epoch", "plain_fused_s_per_epoch", "pyroml_s_per_epoch",
                        "ratio", "ratio_vs_fused",
                        "plain_test_elbo", "pyroml_test_elbo"])
-    write_result(args.out or "benchmarks/results/engine.json", {"machine": machine_info(args.threads),
+    write_result(out_path(args, "engine"), {"machine": machine_info(args.threads),
                                                                   "quick": args.quick, "rows": rows})
 
 

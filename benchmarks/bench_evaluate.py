@@ -19,7 +19,7 @@ import pyro.distributions as dist
 import torch
 
 import pyroml
-from common import add_args, machine_info, print_table, synthetic_mnist, write_result
+from common import add_args, out_path, machine_info, print_table, synthetic_mnist, write_result
 from pyroml.evaluate import iwae_bound
 
 
@@ -77,7 +77,7 @@ def main(args):
                  "value": float(fast.mean()), "speedup": t_ref / t_fast,
                  "diff_over_stderr": float(diff.mean() / (diff.std() / math.sqrt(n_ref)))})
     print_table(rows, ["what", "n", "seconds", "value", "stderr", "speedup", "diff_over_stderr"])
-    write_result(args.out or "benchmarks/results/evaluate.json",
+    write_result(out_path(args, "evaluate"),
                  {"machine": machine_info(args.threads), "quick": args.quick, "checkpoint": args.checkpoint,
                   "rows": rows})
 

@@ -16,7 +16,7 @@ import argparse
 import torch
 
 import pyroml
-from common import add_args, machine_info, print_table, write_result
+from common import add_args, out_path, machine_info, print_table, write_result
 
 # vae-400: Pyro's example network; vae-512-256: pyroml's default; convvae-study: the study's CVAE
 CONFIGS = {
@@ -44,7 +44,7 @@ def main(args):
                      "params": sum(p.numel() for p in model.parameters())})
         print_table(rows[-1:], list(rows[-1]))
     print_table(rows, ["config", "epochs", "test_elbo", "test_mse", "s_per_epoch", "params"])
-    write_result(args.out or "benchmarks/results/vae_quality.json",
+    write_result(out_path(args, "vae_quality"),
                  {"machine": machine_info(args.threads), "quick": args.quick, "rows": rows})
 
 

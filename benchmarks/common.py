@@ -20,6 +20,15 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="JSON output path")
 
 
+def out_path(args, name: str) -> str:
+    """``--out`` if given, else ``benchmarks/results/<name>.json`` (``results/quick/`` in quick mode,
+    so a quick run never overwrites the recorded full results)."""
+    if args.out:
+        return args.out
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", *(["quick"] if args.quick else []),
+                        f"{name}.json")
+
+
 def synthetic_mnist(args, n_train: Optional[int], n_test: Optional[int]):
     """Real MNIST when available (subsets of the given sizes; None = all), else random
     binary-ish images of the same shape so that the script still runs anywhere."""
