@@ -108,7 +108,7 @@ def elbo_per_example(model: torch.nn.Module, data: Data, num_particles: int = 1,
     n = tensors[0].shape[0]
     loss_fn = model.elbo(num_particles)
     total = 0.0
-    with pyro.settings.context(module_local_params=True):
+    with pyro.settings.context(module_local_params=True), pyro.validation_enabled(False):
         for i in range(0, n, batch_size):
             batch = [t[i: i + batch_size] for t in tensors]
             total += float(loss_fn.differentiable_loss(model.model, model.guide, *batch))
