@@ -229,16 +229,18 @@ def fit(
                         if "invalid values" not in str(e):
                             raise
                         _diverged("a distribution parameter", "NaN/inf", epoch, step, e)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    gnorm = float(_grad_norm(params, clip_norm))
                     value = float(loss.detach())
                     if not math.isfinite(value):
                         _diverged("the loss", value, epoch, step)
-                    if not math.isfinite(gnorm):
-                        _diverged("the gradient norm", gnorm, epoch, step)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if clip_norm is not None:  # the norm is computed anyway: check it too
+                        gnorm = float(torch.nn.utils.clip_grad_norm_(params, clip_norm))
+                        if not math.isfinite(gnorm):
+                            _diverged("the gradient norm", gnorm, epoch, step)
                     optimizer.step()
-                    scheduler.step()
+                    if lr_schedule is not None:
+                        scheduler.step()
                     history.step_loss.append(value / n)
                     epoch_sum += value * idx.shape[0] / n
                     if step % 20 == 0 or step == steps_per_epoch - 1:
@@ -268,18 +270,6 @@ def _adam(groups, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(groups, lr=lr, fused=True)
     except (RuntimeError, TypeError, ValueError):
         return torch.optim.Adam(groups, lr=lr)
-
-
-def _grad_norm(params, clip_norm: Optional[float]) -> torch.Tensor:
-    """Total gradient 2-norm (clipping to ``clip_norm`` when given)."""
-    if clip_norm is not None:
-        return torch.nn.utils.clip_grad_norm_(params, clip_norm)
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    if hasattr(torch.nn.utils, "get_total_norm"):
-        return torch.nn.utils.get_total_norm(grads)
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
 
 def _diverged(what: str, value, epoch: int, step: int, cause: Optional[Exception] = None) -> None:
