@@ -26,6 +26,8 @@ CONFIGS = {
     "vae-512-256/dec-256-256": lambda: pyroml.VAE(hidden=(512, 256), decoder_hidden=(256, 256)),
     "convvae-study": lambda: pyroml.ConvVAE(),
     "convvae-dense512": lambda: pyroml.ConvVAE(hidden=512),
+    "convvae-32-64-dense256": lambda: pyroml.ConvVAE(channels=(32, 64), hidden=256),
+    "convenc-dense512/mlp-dec-256-256": lambda: pyroml.ConvVAE(hidden=512, decoder_hidden=(256, 256)),
 }
 
 

@@ -8,6 +8,7 @@ adds a dense layer on both sides (see docs/benchmarks.md for what it buys).
 """
 
 import argparse
+from functools import partial
 
 import matplotlib
 
@@ -18,8 +19,8 @@ from pyroml.experiment import add_common_args, train_and_report  # noqa: E402
 
 
 def main(args):
-    model = pyroml.ConvVAE(latent_dim=args.latent_dim, channels=args.channels, hidden=args.hidden,
-                           likelihood=args.likelihood)
+    model = partial(pyroml.ConvVAE, latent_dim=args.latent_dim, channels=args.channels, hidden=args.hidden,
+                           likelihood=args.likelihood, decoder_hidden=args.decoder_hidden)
     return train_and_report(model, args, out=args.out or "runs/cvae")
 
 
@@ -29,5 +30,7 @@ if __name__ == "__main__":
     parser.add_argument("--latent-dim", type=int, default=2)
     parser.add_argument("--channels", type=int, nargs="+", default=[16, 32])
     parser.add_argument("--hidden", type=int, default=None, help="optional dense layer size")
+    parser.add_argument("--decoder-hidden", type=int, nargs="+", default=None,
+                        help="use an MLP decoder with these hidden sizes instead of transposed convolutions")
     parser.add_argument("--likelihood", default="bernoulli", choices=["bernoulli", "continuous_bernoulli"])
     main(parser.parse_args())

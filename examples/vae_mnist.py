@@ -8,6 +8,7 @@ the 10k test images and writes metrics.json, model.pt and the figures.
 """
 
 import argparse
+from functools import partial
 
 import matplotlib
 
@@ -18,7 +19,7 @@ from pyroml.experiment import add_common_args, train_and_report  # noqa: E402
 
 
 def main(args):
-    model = pyroml.VAE(latent_dim=args.latent_dim, hidden=args.hidden, decoder_hidden=args.decoder_hidden,
+    model = partial(pyroml.VAE, latent_dim=args.latent_dim, hidden=args.hidden, decoder_hidden=args.decoder_hidden,
                        likelihood=args.likelihood)
     return train_and_report(model, args, out=args.out or "runs/vae")
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Dict, Optional
 
+import pyro
 import torch
 from matplotlib.figure import Figure
 
@@ -87,8 +88,14 @@ def save_figures(figs: Dict[str, Figure], out: Path, dpi: int = 120) -> None:
 
 def train_and_report(model, args: argparse.Namespace, out: Optional[str] = None) -> Report:
     """Train ``model`` on MNIST as ``args`` say, evaluate it on the test set, print the
-    metrics and write ``metrics.json``, ``model.pt`` and the figures to ``out``."""
-    torch.manual_seed(args.seed)
+    metrics and write ``metrics.json``, ``model.pt`` and the figures to ``out``.
+
+    :param model: a model, or a zero-argument callable building one; a callable is called
+        after seeding with ``args.seed``, so the initial weights are reproducible too.
+    """
+    pyro.set_rng_seed(args.seed)
+    if not isinstance(model, torch.nn.Module):
+        model = model()
     train, test = load_data(args)
     out_dir = Path(out or args.out or f"runs/{type(model).__name__.lower()}")
     t0 = time.perf_counter()

@@ -180,14 +180,21 @@ class ConvVAE(_VAEBase):
     :param channels: convolution channels, encoder order.
     :param int hidden: size of an optional dense layer between convolutions and heads.
     :param str likelihood: ``"bernoulli"`` or ``"continuous_bernoulli"``.
+    :param decoder_hidden: when given, an MLP decoder with these hidden sizes (latent to
+        pixels) replaces the transposed convolutions: a convolutional encoder with the
+        :class:`VAE`'s decoder, to compare encoders on equal terms.
     """
 
     def __init__(self, latent_dim: int = 2, channels: Sequence[int] = (16, 32),
-                 hidden: Optional[int] = None, likelihood: str = "bernoulli"):
+                 hidden: Optional[int] = None, likelihood: str = "bernoulli",
+                 decoder_hidden: Optional[Sequence[int]] = None):
         super().__init__(latent_dim, likelihood)
         self.channels = tuple(int(c) for c in channels)
         self.hidden = None if hidden is None else int(hidden)
         if not self.channels or min(self.channels) < 1:
             raise ValueError(f"channels must be a non-empty sequence of positive ints, got {channels!r}")
+        self.decoder_hidden = None if decoder_hidden is None else _sizes(decoder_hidden, "decoder_hidden")
         self.encoder = ConvEncoder(self.event_shape, self.channels, self.hidden, latent_dim)
-        self.decoder = ConvDecoder(latent_dim, self.channels, self.hidden, self.event_shape)
+        self.decoder = (ConvDecoder(latent_dim, self.channels, self.hidden, self.event_shape)
+                        if self.decoder_hidden is None else
+                        MLPDecoder(latent_dim, self.decoder_hidden, self.event_shape))
