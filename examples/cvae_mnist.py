@@ -20,7 +20,7 @@ from pyroml.experiment import add_common_args, train_and_report  # noqa: E402
 
 def main(args):
     model = partial(pyroml.ConvVAE, latent_dim=args.latent_dim, channels=args.channels, hidden=args.hidden,
-                           likelihood=args.likelihood, decoder_hidden=args.decoder_hidden)
+                    likelihood=args.likelihood, decoder_hidden=args.decoder_hidden)
     return train_and_report(model, args, out=args.out or "runs/cvae")
 
 

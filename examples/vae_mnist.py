@@ -20,7 +20,7 @@ from pyroml.experiment import add_common_args, train_and_report  # noqa: E402
 
 def main(args):
     model = partial(pyroml.VAE, latent_dim=args.latent_dim, hidden=args.hidden, decoder_hidden=args.decoder_hidden,
-                       likelihood=args.likelihood)
+                    likelihood=args.likelihood)
     return train_and_report(model, args, out=args.out or "runs/vae")
 
 

@@ -37,6 +37,7 @@ def add_common_args(parser: argparse.ArgumentParser, model_cls: Optional[type] =
                         help=f"mini-batch size (default {d['batch_size']})")
     parser.add_argument("--lr", type=float, default=d["lr"], help=f"Adam learning rate (default {d['lr']:g})")
     parser.add_argument("--lr-schedule", default=d["lr_schedule"], choices=[None, "cosine", "exponential"],
+                        type=lambda s: None if s.lower() == "none" else s, metavar="{none,cosine,exponential}",
                         help=f"learning-rate decay over training (default {d['lr_schedule']})")
     parser.add_argument("--data-dir", default=None,
                         help="folder holding MNIST/raw/ (default: $PYROML_DATA_DIR, else ./data)")
