@@ -111,7 +111,7 @@ def elbo_per_example(model: torch.nn.Module, data: Data, num_particles: int = 1,
     with pyro.settings.context(module_local_params=True), pyro.validation_enabled(False):
         for i in range(0, n, batch_size):
             batch = [t[i: i + batch_size] for t in tensors]
-            total += float(loss_fn.differentiable_loss(model.model, model.guide, *batch))
+            total += float(loss_fn.loss(model.model, model.guide, *batch))
     return -total / n
 
 
@@ -197,6 +197,8 @@ def fit(
     history, start = History(), 0
     if seed is not None:
         pyro.set_rng_seed(seed)
+    if hasattr(model, "init_from_data") and not bool(getattr(model, "initialized", True)):
+        model.init_from_data(tensors[0])  # data-dependent initialisation, once (e.g. GMM's k-means++)
     if resume and checkpoint is not None and _exists(checkpoint):
         start, history = _restore(checkpoint, model, optimizer, scheduler)
 

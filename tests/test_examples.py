@@ -16,15 +16,20 @@ def run_example(name, data_dir, out, *extra):
     return json.loads((out / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("name,extra", [("vae_mnist.py", ["--hidden", "32"]), ("cvae_mnist.py", [])])
+@pytest.mark.parametrize("name,extra", [("vae_mnist.py", ["--hidden", "32"]), ("cvae_mnist.py", []),
+                                        ("ppca_mnist.py", []), ("gmm_mnist.py", ["--components", "3"])])
 def test_density_example_writes_metrics_model_and_figures(name, extra, tiny_mnist, tmp_path):
     metrics = run_example(name, tiny_mnist, tmp_path / "out", *extra)
     for key in ("elbo", "mse", "log_likelihood", "log_likelihood_method"):
         assert key in metrics
-    assert metrics["log_likelihood_method"] == "iwae"
+    exact = name in ("ppca_mnist.py", "gmm_mnist.py")
+    assert metrics["log_likelihood_method"] == ("exact" if exact else "iwae")
     files = {p.name for p in (tmp_path / "out").iterdir()}
-    assert {"metrics.json", "model.pt", "reconstructions.png", "latent_grid.png", "latent_scatter.png",
-            "training_curve.png"} <= files
+    assert {"metrics.json", "model.pt", "reconstructions.png", "training_curve.png"} <= files
+    if name != "gmm_mnist.py":
+        assert {"latent_grid.png", "latent_scatter.png"} <= files
+    else:
+        assert "component_means.png" in files
 
 
 def test_example_reports_missing_data_clearly(tmp_path):
