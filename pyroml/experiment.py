@@ -23,19 +23,32 @@ from pyroml.data import Dataset, load_mnist
 from pyroml.evaluate import Report, evaluate
 from pyroml.train import History, fit
 
+class _ModelDefault:
+    """Placeholder for a training setting taken from the model's ``fit_defaults``."""
+
+    def __repr__(self) -> str:
+        return "the model's default"
+
+    __str__ = __repr__
+
+
+MODEL_DEFAULT = _ModelDefault()
+
 __all__ = ["add_common_args", "load_data", "train_and_report", "figures", "save_figures"]
 
 
 def add_common_args(parser: argparse.ArgumentParser, model_cls: Optional[type] = None) -> None:
     """The flags every density-model script shares; training defaults come from
     ``model_cls.fit_defaults`` (e.g. PPCA's learning-rate schedule)."""
-    d = {"epochs": 25, "batch_size": 128, "lr": 1e-3, "lr_schedule": None,
-         **(getattr(model_cls, "fit_defaults", None) or {})}
+    if model_cls is None:  # the model is chosen later: its fit_defaults fill what is not given
+        d = {k: MODEL_DEFAULT for k in ("epochs", "batch_size", "lr", "lr_schedule")}
+    else:
+        d = {"epochs": 25, "batch_size": 128, "lr": 1e-3, "lr_schedule": None, **model_cls.fit_defaults}
     parser.add_argument("--epochs", type=int, default=d["epochs"],
                         help=f"passes over the training set (default {d['epochs']})")
     parser.add_argument("--batch-size", type=int, default=d["batch_size"],
                         help=f"mini-batch size (default {d['batch_size']})")
-    parser.add_argument("--lr", type=float, default=d["lr"], help=f"Adam learning rate (default {d['lr']:g})")
+    parser.add_argument("--lr", type=float, default=d["lr"], help=f"Adam learning rate (default {d['lr']})")
     parser.add_argument("--lr-schedule", default=d["lr_schedule"], choices=[None, "cosine", "exponential"],
                         type=lambda s: None if s.lower() == "none" else s, metavar="{none,cosine,exponential}",
                         help=f"learning-rate decay over training (default {d['lr_schedule']})")
@@ -97,12 +110,16 @@ def train_and_report(model, args: argparse.Namespace, out: Optional[str] = None)
     pyro.set_rng_seed(args.seed)
     if not isinstance(model, torch.nn.Module):
         model = model()
+    for key, value in model.fit_defaults.items():
+        if getattr(args, key, None) is MODEL_DEFAULT:
+            setattr(args, key, value)
     train, test = load_data(args)
     out_dir = Path(out or args.out or f"runs/{type(model).__name__.lower()}")
     t0 = time.perf_counter()
     history = fit(model, train, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                   device=args.device, progress=not args.no_progress, validation=test,
-                  lr_schedule=args.lr_schedule)
+                  lr_schedule=args.lr_schedule, checkpoint=str(out_dir / "checkpoint.pt"),
+                  resume=getattr(args, "resume", False))
     train_seconds = time.perf_counter() - t0
     report = evaluate(model, test, iwae_k=args.iwae_k, seed=args.seed)
     print(report)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-__all__ = ["reconstructions", "latent_grid", "latent_scatter", "training_curve", "image_grid"]
+__all__ = ["reconstructions", "latent_grid", "latent_scatter", "training_curve", "image_grid", "panels"]
 
 
 def _images(x: torch.Tensor) -> np.ndarray:
@@ -18,23 +18,29 @@ def _images(x: torch.Tensor) -> np.ndarray:
     return (x[:, 0] if x.dim() == 4 else x).numpy()
 
 
-def image_grid(images: torch.Tensor, nrow: int, title: Optional[str] = None) -> Figure:
-    """Images of shape ``(N, C, H, W)`` tiled in rows of ``nrow``."""
+def _tile(images: torch.Tensor, nrow: int) -> np.ndarray:
     imgs = _images(images)
     n, h, w = imgs.shape
-    ncol = nrow
-    rows = int(np.ceil(n / ncol))
-    canvas = np.ones((rows * h, ncol * w))
+    rows = int(np.ceil(n / nrow))
+    canvas = np.ones((rows * h, nrow * w))
     for i, im in enumerate(imgs):
-        r, c = divmod(i, ncol)
+        r, c = divmod(i, nrow)
         canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = im
-    fig = Figure(figsize=(ncol * 0.6 + 0.4, rows * 0.6 + 0.6))
-    ax = fig.add_subplot()
+    return canvas
+
+
+def image_grid(images: torch.Tensor, nrow: int, title: Optional[str] = None, ax=None) -> Figure:
+    """Images of shape ``(N, C, H, W)`` tiled in rows of ``nrow`` (into ``ax`` when given)."""
+    canvas = _tile(images, nrow)
+    if ax is None:
+        rows = canvas.shape[0] // images.shape[-1]
+        fig = Figure(figsize=(nrow * 0.6 + 0.4, rows * 0.6 + 0.6))
+        ax = fig.add_subplot()
     ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.axis("off")
     if title:
         ax.set_title(title)
-    return fig
+    return ax.figure
 
 
 def reconstructions(x: torch.Tensor, rows: Dict[str, torch.Tensor], n: int = 10,
@@ -67,11 +73,11 @@ def reconstructions(x: torch.Tensor, rows: Dict[str, torch.Tensor], n: int = 10,
 
 
 @torch.no_grad()
-def latent_grid(model, n: int = 20, extent: float = 3.0, title: Optional[str] = None) -> Figure:
+def latent_grid(model, n: int = 20, extent: float = 3.0, title: Optional[str] = None, ax=None) -> Figure:
     """Images decoded from an ``n x n`` regular grid over a 2-d latent space.
 
-    With a standard-normal prior the grid spans ``[-extent, extent]^2`` (the study
-    plotted quantiles of the prior; ±3 covers 99.7% of each axis).
+    With a standard-normal prior the grid spans ``[-extent, extent]^2`` (±3 covers 99.7% of
+    each axis); :math:`z_1` runs left to right, :math:`z_2` bottom to top.
     """
     if getattr(model, "latent_dim", None) != 2:
         raise ValueError(f"latent_grid needs a 2-d latent space, got latent_dim="
@@ -79,14 +85,13 @@ def latent_grid(model, n: int = 20, extent: float = 3.0, title: Optional[str] = 
     z1 = torch.linspace(-extent, extent, n)             # columns: left to right
     z2 = torch.linspace(extent, -extent, n)             # rows: top to bottom
     grid = torch.stack(torch.meshgrid(z2, z1, indexing="ij"), -1).flip(-1).reshape(-1, 2)
-    imgs = model.decode(grid.to(model.device))
-    fig = image_grid(imgs, nrow=n, title=title or f"{type(model).__name__}: decoded latent grid")
-    return fig
+    imgs = model.decode(grid.to(model.device)).clamp(0, 1)
+    return image_grid(imgs, nrow=n, title=title or f"{type(model).__name__}: decoded latent grid", ax=ax)
 
 
 def latent_scatter(latents: torch.Tensor, labels: Optional[torch.Tensor] = None,
-                   title: Optional[str] = None, max_points: int = 10000) -> Figure:
-    """The first two latent coordinates, coloured by label.
+                   title: Optional[str] = None, max_points: int = 10000, ax=None) -> Figure:
+    """The first two latent coordinates, coloured by label (into ``ax`` when given).
 
     :param Tensor latents: shape ``(N, d)`` with ``d >= 2`` (extra dimensions ignored).
     :param Tensor labels: shape ``(N,)``.
@@ -94,18 +99,28 @@ def latent_scatter(latents: torch.Tensor, labels: Optional[torch.Tensor] = None,
     z = latents.detach().cpu().numpy()[:max_points]
     if z.ndim != 2 or z.shape[1] < 2:
         raise ValueError(f"latent_scatter needs latents of shape (N, d>=2), got {tuple(latents.shape)}")
-    fig = Figure(figsize=(6, 5))
-    ax = fig.add_subplot()
+    if ax is None:
+        fig = Figure(figsize=(6, 5))
+        ax = fig.add_subplot()
     if labels is None:
         ax.scatter(z[:, 0], z[:, 1], s=2, alpha=0.5)
     else:
         sc = ax.scatter(z[:, 0], z[:, 1], c=labels.cpu().numpy()[:max_points], cmap="tab10", s=2,
                         alpha=0.6, vmin=-0.5, vmax=9.5)
-        fig.colorbar(sc, ax=ax, ticks=range(10), label="label")
+        ax.figure.colorbar(sc, ax=ax, ticks=range(10), label="label")
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     ax.set_title(title or "latent projection of the test set")
-    return fig
+    return ax.figure
+
+
+def panels(n: int, size: Tuple[float, float] = (5.0, 5.0), title: Optional[str] = None):
+    """A figure with ``n`` side-by-side axes, for multi-model figures: ``fig, axes = panels(3)``."""
+    fig = Figure(figsize=(size[0] * n, size[1]))
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    if title:
+        fig.suptitle(title)
+    return fig, list(axes)
 
 
 def training_curve(history, title: Optional[str] = None) -> Figure:

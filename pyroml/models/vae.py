@@ -37,7 +37,7 @@ LIKELIHOODS = ("bernoulli", "continuous_bernoulli")
 
 
 class GreyBernoulli(dist.TorchDistribution):
-    """Factorised Bernoulli over the last ``event_dim`` dimensions, scored on grey levels:
+    r"""Factorised Bernoulli over the last ``event_dim`` dimensions, scored on grey levels:
 
     .. math:: \log p(x \mid \ell) = \sum_i x_i \ell_i - \mathrm{softplus}(\ell_i),
               \quad x_i \in [0, 1],
