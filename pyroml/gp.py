@@ -185,7 +185,7 @@ def _numpy_kernel(kernel: str, D: "np.ndarray", A: "np.ndarray", h: Dict[str, fl
 
 
 class _ClosedFormPotential(torch.autograd.Function):
-    """NUTS's potential and its exact gradient computed together in NumPy (float64): for a
+    r"""NUTS's potential and its exact gradient computed together in NumPy (float64): for a
     handful of points the per-call overhead of autograd over small tensors dominates, and
     :math:`\partial U / \partial \theta_j = \tfrac12 \mathrm{tr}\big((K^{-1} - \alpha\alpha^\top)
     \partial K / \partial \theta_j\big) + (\theta_j - m_j) / s_j^2` is cheap in closed form
@@ -239,6 +239,12 @@ class GP(torch.nn.Module):
 
     # ---- pyro.contrib.gp model (SVI path, and the reference for benchmarks) ----------
     def _build_gpr(self) -> gp.models.GPRegression:
+        # built with module-local parameters (as the engine runs it): nothing enters Pyro's global
+        # parameter store, so two GPs never share hyperparameters by name
+        with pyro.settings.context(module_local_params=True):
+            return self._make_gpr()
+
+    def _make_gpr(self) -> gp.models.GPRegression:
         k = KERNELS[self.kernel_name](input_dim=self.X.shape[1])
         for h, prior in self.priors.items():
             setattr(k, h, PyroSample(_f64(prior)))
@@ -277,9 +283,11 @@ class GP(torch.nn.Module):
         if guide not in ("map", "normal"):
             raise ValueError(f"guide must be 'map' or 'normal', got {guide!r}")
         self.gpr = self._build_gpr()
-        names = [f"kernel.{h}" for h in self.priors] + (["noise"] if self.noise_prior is not None else [])
-        for name in names:
-            self.gpr.autoguide(name, dist.Delta if guide == "map" else dist.Normal)
+        family = dist.Delta if guide == "map" else dist.Normal
+        for h in self.priors:
+            self.gpr.kernel.autoguide(h, family)
+        if self.noise_prior is not None:
+            self.gpr.autoguide("noise", family)
         with pyro.settings.context(module_local_params=True):
             self.gpr.set_mode("guide")  # materialise the autoguide parameters before the optimiser sees them
             self.gpr.guide()
