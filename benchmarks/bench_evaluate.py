@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 
 import pyro.distributions as dist
 import torch
 
 import pyroml
-from common import add_args, out_path, machine_info, print_table, synthetic_mnist, write_result
+from common import add_args, timed, out_path, machine_info, print_table, synthetic_mnist, write_result
 from pyroml.evaluate import iwae_bound
 
 
@@ -37,12 +36,6 @@ def straightforward_iwae(model, x: torch.Tensor, k: int) -> torch.Tensor:
         logw = log_px + log_pz - q.log_prob(z)                # (K, 1)
         out.append(torch.logsumexp(logw, 0) - math.log(k))
     return torch.cat(out)
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
 
 
 def main(args):

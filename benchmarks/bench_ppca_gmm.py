@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 
 import torch
 
 import pyroml
-from common import add_args, machine_info, out_path, print_table, write_result
+from common import add_args, timed, machine_info, out_path, print_table, write_result
 from pyroml.models.gmm import component_log_density
 
 
@@ -49,12 +48,6 @@ def em_gmm(x: torch.Tensor, init: "pyroml.GMM", floor: float, max_iter: int = 30
         var = ((r.T @ (flat * flat)) / nk[:, None] - means ** 2).clamp_min(floor)
         logw = (nk / flat.shape[0]).log()
     return means, var, logw, it + 1
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
 
 
 def main(args):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import time
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -42,6 +43,13 @@ def synthetic_mnist(args, n_train: Optional[int], n_test: Optional[int]):
         g = torch.Generator().manual_seed(0)
         return (torch.rand(n_train or 60000, 1, 28, 28, generator=g),
                 torch.rand(n_test or 10000, 1, 28, 28, generator=g))
+
+
+def timed(fn):
+    """``(fn(), seconds it took)``."""
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
 
 
 def machine_info(threads: int) -> Dict[str, object]:
