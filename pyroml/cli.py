@@ -138,9 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "bits-per-dimension column, and Figures 1-4 as PNG.",
                        epilog="example: pyroml compare --out runs/compare   (--quick: a few minutes)")
     _data_args(p)
-    p.add_argument("--out", default="runs/compare", help="output folder (default runs/compare)")
-    p.add_argument("--quick", action="store_true", help="one epoch on a subset: a few minutes")
-    p.add_argument("--retrain", action="store_true", help="train even when OUT/<model>/model.pt exists")
+    p.add_argument("--out", default=None,
+                   help="output folder (default runs/compare, or runs/compare-quick with --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="one epoch on 2000 training / 1000 test images, K<=10: a few minutes")
+    p.add_argument("--retrain", action="store_true",
+                   help="train even when OUT/<model>/model.pt exists with the same settings (else it is loaded)")
     p.add_argument("--models", nargs="+", default=None, choices=["vae", "convvae", "ppca", "gmm", "vae_cb"],
                    help="only these rows")
     p.add_argument("--iwae-k", type=int, default=100, help="importance samples for the VAEs' bound (default 100)")

@@ -34,7 +34,14 @@ class _ModelDefault:
 
 MODEL_DEFAULT = _ModelDefault()
 
-__all__ = ["add_common_args", "load_data", "train_and_report", "figures", "save_figures"]
+__all__ = ["add_common_args", "training_defaults", "load_data", "train_and_report", "figures", "save_figures"]
+
+
+def training_defaults(model) -> Dict[str, object]:
+    """A model's (or model class's) default training settings: ``epochs``, ``batch_size``,
+    ``lr`` and ``lr_schedule`` from its ``fit_defaults``, completed by the protocol's."""
+    from pyroml.models.base import DensityModel
+    return {**DensityModel.fit_defaults, **model.fit_defaults}
 
 
 def add_common_args(parser: argparse.ArgumentParser, model_cls: Optional[type] = None) -> None:
@@ -43,7 +50,7 @@ def add_common_args(parser: argparse.ArgumentParser, model_cls: Optional[type] =
     if model_cls is None:  # the model is chosen later: its fit_defaults fill what is not given
         d = {k: MODEL_DEFAULT for k in ("epochs", "batch_size", "lr", "lr_schedule")}
     else:
-        d = {"epochs": 25, "batch_size": 128, "lr": 1e-3, "lr_schedule": None, **model_cls.fit_defaults}
+        d = training_defaults(model_cls)
     parser.add_argument("--epochs", type=int, default=d["epochs"],
                         help=f"passes over the training set (default {d['epochs']})")
     parser.add_argument("--batch-size", type=int, default=d["batch_size"],
@@ -110,7 +117,7 @@ def train_and_report(model, args: argparse.Namespace, out: Optional[str] = None)
     pyro.set_rng_seed(args.seed)
     if not isinstance(model, torch.nn.Module):
         model = model()
-    for key, value in model.fit_defaults.items():
+    for key, value in training_defaults(model).items():
         if getattr(args, key, None) is MODEL_DEFAULT:
             setattr(args, key, value)
     train, test = load_data(args)
