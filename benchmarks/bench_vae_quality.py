@@ -18,12 +18,13 @@ import torch
 import pyroml
 from common import add_args, out_path, machine_info, print_table, write_result
 
-# vae-400: Pyro's example network; vae-512-256: pyroml's default; convvae-study: the study's CVAE
+# vae-400: Pyro's example network; vae-default: pyroml's VAE(); "-mirrored": decoder = encoder reversed
 CONFIGS = {
-    "vae-400": lambda: pyroml.VAE(hidden=(400,)),
-    "vae-512-256": lambda: pyroml.VAE(hidden=(512, 256)),
-    "vae-1024-512": lambda: pyroml.VAE(hidden=(1024, 512)),
-    "vae-512-256/dec-256-256": lambda: pyroml.VAE(hidden=(512, 256), decoder_hidden=(256, 256)),
+    "vae-400": lambda: pyroml.VAE(hidden=(400,), decoder_hidden=None),
+    "vae-default": lambda: pyroml.VAE(),
+    "vae-512-256-mirrored": lambda: pyroml.VAE(hidden=(512, 256), decoder_hidden=None),
+    "vae-1024-512-mirrored": lambda: pyroml.VAE(hidden=(1024, 512), decoder_hidden=None),
+    "vae-512-256/dec-128-256": lambda: pyroml.VAE(hidden=(512, 256), decoder_hidden=(128, 256)),
     "convvae-study": lambda: pyroml.ConvVAE(),
     "convvae-dense512": lambda: pyroml.ConvVAE(hidden=512),
     "convvae-32-64-dense256": lambda: pyroml.ConvVAE(channels=(32, 64), hidden=256),

@@ -27,13 +27,6 @@ class CLIError(Exception):
 EPILOG = "Every command takes --help. Data: --data-dir, else $PYROML_DATA_DIR, else ./data."
 
 
-def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", default=None,
-                   help="folder holding MNIST/raw/ (default: $PYROML_DATA_DIR, else ./data)")
-    p.add_argument("--no-download", action="store_true",
-                   help="fail instead of downloading MNIST when the files are missing")
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     from pyroml.experiment import train_and_report
     from pyroml.models import MODELS
@@ -97,18 +90,26 @@ def _cmd_bo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``pyroml`` argument parser with its subcommands."""
-    from pyroml.experiment import add_common_args
-    parser = argparse.ArgumentParser(prog="pyroml", description=__doc__,
+    from pyroml.experiment import add_common_args, add_data_args
+    description = ("Train, save, evaluate and compare probabilistic models of MNIST (VAE, ConvVAE, PPCA,\n"
+                   "GMM); Gaussian processes and Bayesian optimisation on the study's problem.\n\nexamples:\n"
+                   + __doc__.split("::")[1].strip("\n").rstrip())
+    parser = argparse.ArgumentParser(prog="pyroml", description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     p = sub.add_parser("train", help="train one density model on MNIST, evaluate it, save it",
-                       description="Train MODEL on MNIST with its default settings (override them with the flags), "
-                                   "checkpointing every epoch to OUT/checkpoint.pt; then evaluate on the test set and "
-                                   "write OUT/metrics.json, OUT/model.pt and the figures. --resume continues an "
+                       description="Train MODEL on MNIST with its default settings (override them with the flags),\n"
+                                   "checkpointing every epoch to OUT/checkpoint.pt; then evaluate it on the test set\n"
+                                   "and write OUT/metrics.json, OUT/model.pt and the figures. --resume continues an\n"
                                    "interrupted run on the same trajectory.",
-                       epilog="example: pyroml train vae --epochs 25 --out runs/vae")
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n"
+                              "  pyroml train vae --out runs/vae               # the study's settings, ~5 min\n"
+                              "  pyroml train gmm --components 20 --out runs/gmm20\n"
+                              "  pyroml train vae --epochs 40 --resume --out runs/vae   # 15 more epochs\n"
+                              "  pyroml train ppca --subset 2000 --epochs 1    # a quick try")
     from pyroml.models import MODELS
     p.add_argument("model", choices=sorted(MODELS), help="which model (cvae = convvae, the study's name)")
     p.add_argument("--latent-dim", type=int, default=None, help="latent dimension (vae, convvae, ppca)")
@@ -123,12 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "write metrics.json and figures.",
                        epilog="example: pyroml evaluate runs/vae/model.pt --iwae-k 1000")
     p.add_argument("checkpoint", help="path of a model.pt")
-    _data_args(p)
+    add_data_args(p)
     p.add_argument("--out", default=None, help="output folder (default: next to the checkpoint, evaluation/)")
     p.add_argument("--iwae-k", type=int, default=100, help="importance samples for the bound (default 100)")
     p.add_argument("--subset", type=int, default=None, help="evaluate on a random subset of the test set")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("compare", help="the study's Table 1 and Figures 1-4 (trains or loads all models)",
@@ -136,8 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "VAE on MNIST with their default settings; write Table 1 (table.md, table.csv, "
                                    "table.json) with the study's numbers converted to the same units and a fair "
                                    "bits-per-dimension column, and Figures 1-4 as PNG.",
-                       epilog="example: pyroml compare --out runs/compare   (--quick: a few minutes)")
-    _data_args(p)
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n"
+                              "  pyroml compare --quick                     # a few minutes: runs/compare-quick/\n"
+                              "  pyroml compare --data-dir ../shared/data   # the full run (about 20-25 min on 2 cores)\n"
+                              "  pyroml compare --models vae ppca --retrain # retrain two rows")
+    add_data_args(p)
     p.add_argument("--out", default=None,
                    help="output folder (default runs/compare, or runs/compare-quick with --quick)")
     p.add_argument("--quick", action="store_true",
@@ -147,8 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", default=None, choices=["vae", "convvae", "ppca", "gmm", "vae_cb"],
                    help="only these rows")
     p.add_argument("--iwae-k", type=int, default=100, help="importance samples for the VAEs' bound (default 100)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=_cmd_compare)
 

@@ -34,7 +34,8 @@ class _ModelDefault:
 
 MODEL_DEFAULT = _ModelDefault()
 
-__all__ = ["add_common_args", "training_defaults", "load_data", "train_and_report", "figures", "save_figures"]
+__all__ = ["add_data_args", "add_common_args", "training_defaults", "load_data", "train_and_report", "figures",
+           "save_figures"]
 
 
 def training_defaults(model) -> Dict[str, object]:
@@ -44,25 +45,33 @@ def training_defaults(model) -> Dict[str, object]:
     return {**DensityModel.fit_defaults, **model.fit_defaults}
 
 
-def add_common_args(parser: argparse.ArgumentParser, model_cls: Optional[type] = None) -> None:
-    """The flags every density-model script shares; training defaults come from
-    ``model_cls.fit_defaults`` (e.g. PPCA's learning-rate schedule)."""
-    if model_cls is None:  # the model is chosen later: its fit_defaults fill what is not given
-        d = {k: MODEL_DEFAULT for k in ("epochs", "batch_size", "lr", "lr_schedule")}
-    else:
-        d = training_defaults(model_cls)
-    parser.add_argument("--epochs", type=int, default=d["epochs"],
-                        help=f"passes over the training set (default {d['epochs']})")
-    parser.add_argument("--batch-size", type=int, default=d["batch_size"],
-                        help=f"mini-batch size (default {d['batch_size']})")
-    parser.add_argument("--lr", type=float, default=d["lr"], help=f"Adam learning rate (default {d['lr']})")
-    parser.add_argument("--lr-schedule", default=d["lr_schedule"], choices=[None, "cosine", "exponential"],
-                        type=lambda s: None if s.lower() == "none" else s, metavar="{none,cosine,exponential}",
-                        help=f"learning-rate decay over training (default {d['lr_schedule']})")
+def add_data_args(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir`` and ``--no-download``: where MNIST is, and whether it may be downloaded."""
     parser.add_argument("--data-dir", default=None,
                         help="folder holding MNIST/raw/ (default: $PYROML_DATA_DIR, else ./data)")
     parser.add_argument("--no-download", action="store_true",
                         help="fail instead of downloading MNIST when the files are missing")
+
+
+def add_common_args(parser: argparse.ArgumentParser, model_cls: Optional[type] = None) -> None:
+    """The flags every density-model script shares; training defaults come from
+    ``model_cls.fit_defaults`` (e.g. PPCA's learning-rate schedule)."""
+    if model_cls is None:  # the model is chosen later: its fit_defaults fill what is not given
+        from pyroml.models import MODELS
+        per_model = {name: training_defaults(cls) for name, cls in MODELS.items() if cls.__name__.lower() == name}
+        d = {k: MODEL_DEFAULT for k in ("epochs", "batch_size", "lr", "lr_schedule")}
+        shown = {k: "per model: " + ", ".join(f"{name} {v[k]}" for name, v in per_model.items()) for k in d}
+    else:
+        d = shown = training_defaults(model_cls)
+    parser.add_argument("--epochs", type=int, default=d["epochs"],
+                        help=f"passes over the training set (default {shown['epochs']})")
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"],
+                        help=f"mini-batch size (default {shown['batch_size']})")
+    parser.add_argument("--lr", type=float, default=d["lr"], help=f"Adam learning rate (default {shown['lr']})")
+    parser.add_argument("--lr-schedule", default=d["lr_schedule"], choices=[None, "cosine", "exponential"],
+                        type=lambda s: None if s.lower() == "none" else s, metavar="{none,cosine,exponential}",
+                        help=f"learning-rate decay over training (default {shown['lr_schedule']})")
+    add_data_args(parser)
     parser.add_argument("--out", default=None, help="output folder for metrics.json, model.pt and figures")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")

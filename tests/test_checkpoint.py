@@ -1,11 +1,16 @@
 import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 
 import pyroml
 from pyroml import checkpoint
+from pyroml.cli import main
 
 
 def test_save_load_roundtrip(tmp_path):
@@ -76,3 +81,29 @@ def test_failed_write_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):
         pyroml.save(m, path)
     assert path.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temporary left behind
+
+
+def test_killed_training_leaves_checkpoint_intact(tiny_mnist, tmp_path):
+    out = tmp_path / "vae"
+    cmd = [sys.executable, "-m", "pyroml", "train", "vae", "--epochs", "200", "--batch-size", "8", "--data-dir",
+           str(tiny_mnist), "--no-download", "--no-progress", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ck = out / "checkpoint.pt"
+    try:
+        deadline = time.time() + 120
+        while not ck.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        assert ck.exists(), "no checkpoint written"
+        time.sleep(1.0)                       # kill in the middle of later epochs (and possibly of a write)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    model = pyroml.load(ck)                   # intact and loadable
+    assert isinstance(model, pyroml.VAE) and len(model.history["train_elbo"]) >= 1
+    # and training resumes from it
+    args = ["train", "vae", "--epochs", str(len(model.history["train_elbo"]) + 1), "--batch-size", "8", "--resume",
+            "--data-dir", str(tiny_mnist), "--no-download", "--no-progress", "--out", str(out), "--iwae-k", "2"]
+    assert main(args) == 0
+    assert len(pyroml.load(out / "model.pt").history["train_elbo"]) == len(model.history["train_elbo"]) + 1
