@@ -167,8 +167,11 @@ class GMM(DensityModel):
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Mixture of the component means with weights ``z`` (one-hot: a component mean);
-        ``z`` of shape ``(..., K)``, result ``(..., 1, 28, 28)``."""
+        """Component means: ``z`` either integer component indices of any shape (result
+        ``z.shape + (1, 28, 28)``) or weights of shape ``(..., K)`` (one-hot: a component mean;
+        result ``(..., 1, 28, 28)``)."""
+        if not z.is_floating_point():
+            return self.means[z].reshape(z.shape + self.event_shape)
         return (z @ self.means).reshape(z.shape[:-1] + self.event_shape)
 
     @torch.no_grad()
