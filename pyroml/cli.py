@@ -6,7 +6,7 @@
     pyroml train gmm --resume --out runs/gmm           # continue an interrupted run from its checkpoint
     pyroml evaluate runs/vae/model.pt                  # rebuild a saved model and score it
     pyroml compare                                     # the study's Table 1 and Figures 1-4
-    pyroml compare --quick                             # the same in a few minutes
+    pyroml compare --quick                             # the same pipeline on a subset, under a minute
     pyroml gp                                          # GP hyperparameter posterior by NUTS on the study's problem
     pyroml bo                                          # Bayesian optimisation of the study's function
 """
@@ -139,14 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "bits-per-dimension column, and Figures 1-4 as PNG.",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="examples:\n"
-                              "  pyroml compare --quick                     # a few minutes: runs/compare-quick/\n"
-                              "  pyroml compare --data-dir ../shared/data   # the full run (about 20-25 min on 2 cores)\n"
+                              "  pyroml compare --quick                     # under a minute: runs/compare-quick/\n"
+                              "  pyroml compare --data-dir ../shared/data   # the full run (about 20 min on 2 cores)\n"
                               "  pyroml compare --models vae ppca --retrain # retrain two rows")
     add_data_args(p)
     p.add_argument("--out", default=None,
                    help="output folder (default runs/compare, or runs/compare-quick with --quick)")
     p.add_argument("--quick", action="store_true",
-                   help="one epoch on 2000 training / 1000 test images, K<=10: a few minutes")
+                   help="one epoch on 2000 training / 1000 test images, K<=10: under a minute")
     p.add_argument("--retrain", action="store_true",
                    help="train even when OUT/<model>/model.pt exists with the same settings (else it is loaded)")
     p.add_argument("--models", nargs="+", default=None, choices=["vae", "convvae", "ppca", "gmm", "vae_cb"],

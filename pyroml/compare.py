@@ -31,7 +31,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
@@ -83,19 +83,31 @@ def _study_on_unit_scale(name: str) -> Dict[str, Optional[float]]:
 
 
 def dequantise(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """:math:`u = (255 x + \\epsilon) / 256` with :math:`\\epsilon \\sim U(0, 1)`, in (0, 1)."""
+    """Uniformly dequantised 8-bit pixels :math:`u = (255 x + \\epsilon) / 256`,
+    :math:`\\epsilon \\sim U(0, 1)`, each in its own bin of (0, 1).
+
+    :param Tensor x: pixels on the [0, 1] scale (multiples of 1/255), any shape.
+    :param int seed: seed of the noise (the same ``u`` for every model).
+    :returns: a tensor shaped like ``x``.
+    """
     g = torch.Generator().manual_seed(seed)
     eps = torch.rand(x.shape, generator=g).to(x.device)
     return ((x * 255.0).round() + eps) / 256.0
 
 
 def bits_per_dim(log_p: float, d: int = D) -> float:
-    """Bits per dimension of 8-bit data from a log-density of its dequantised version on [0, 1]^d."""
+    """Bits per dimension of 8-bit data from the log-density of its dequantised version on
+    :math:`[0, 1]^d`: :math:`(-\\log p(u) + d \\ln 256) / (d \\ln 2)`.
+
+    :param float log_p: :math:`\\log p(u)` per image, nats (exact, or a lower bound giving an upper-bound bpd).
+    :param int d: dimensions per image (784 for MNIST).
+    """
     return (-log_p + d * math.log(256.0)) / (d * math.log(2.0))
 
 
 @torch.no_grad()
-def _fair_log_density(model, u: torch.Tensor, k: int) -> (Optional[float], str):
+def _fair_log_density(model, u: torch.Tensor, k: int) -> Tuple[Optional[float], str]:
+    """Mean :math:`\\log p(u)` per image under ``model`` and how it was computed, or ``None``."""
     if model.has_exact_log_likelihood:
         return float(torch.cat([model.log_likelihood(u[i:i + 2000]) for i in range(0, len(u), 2000)]).mean()), "exact"
     if getattr(model, "likelihood", None) == "continuous_bernoulli":
