@@ -119,28 +119,42 @@ def log_expected_improvement(mean: torch.Tensor, std: torch.Tensor, best: float)
     return torch.log(std) + log_h
 
 
-def _hyper_samples(post: Posterior) -> Dict[str, torch.Tensor]:
-    return post.samples
+def _fit_hypers(model: GP, hyperparameters: str, seed: int, nuts_samples: int, nuts_warmup: int,
+                state: Optional[Dict[str, object]]) -> Posterior:
+    """MAP, or a one-chain NUTS posterior warm-started from the previous iteration's last
+    draw and step size (then with half the warm-up)."""
+    if hyperparameters == "map":
+        return model.map_estimate(seed=seed)
+    if state is None:
+        return model.sample_posterior(nuts_samples, nuts_warmup, num_chains=1, seed=seed)
+    return model.sample_posterior(nuts_samples, max(nuts_warmup // 2, 1), num_chains=1, seed=seed,
+                                  init=state["init"], step_size=state["step_size"])
 
 
 def minimize(f: Callable[[torch.Tensor], torch.Tensor], bounds: Bounds, x0: Optional[torch.Tensor] = None,
              iterations: int = 10, method: str = "ei", hyperparameters: str = "map", kernel: str = "rbf",
              noise: float = 1e-4, n_candidates: int = 2000, kappa: float = 2.0, seed: int = 0,
-             nuts_samples: int = 200, nuts_warmup: int = 200, record: bool = True) -> BOResult:
+             nuts_samples: int = 20, nuts_warmup: int = 60, record: bool = True) -> BOResult:
     """Minimise ``f`` over a box by Bayesian optimisation.
 
-    :param f: objective mapping inputs of shape ``(n, d)`` to ``n`` values.
+    :param f: objective mapping inputs of shape ``(n, d)`` to ``n`` finite values.
     :param bounds: ``(low, high)`` in 1-d, else a ``(2, d)`` tensor of lows and highs.
-    :param Tensor x0: initial points, shape ``(n, d)`` (``(n,)`` in 1-d); default ``2d + 1``
-        uniform random points.
+    :param Tensor x0: initial points, shape ``(n, d)`` (``(n,)`` in 1-d), inside the bounds;
+        default ``2d + 1`` uniform random points.
     :param int iterations: evaluations after the initial points.
-    :param str method: ``"ei"`` (default), ``"thompson"`` or ``"lcb"``.
+    :param str method: ``"ei"`` (default: log expected improvement), ``"thompson"`` or ``"lcb"``.
     :param str hyperparameters: ``"map"`` (default: L-BFGS on the log posterior, restarts from the
-        prior) or ``"nuts"`` (a fresh NUTS posterior each iteration: fully Bayesian, slower).
+        prior) or ``"nuts"`` (fully Bayesian: a NUTS posterior each iteration, one chain of
+        ``nuts_warmup + nuts_samples`` steps, later iterations warm-started from the previous
+        posterior with half the warm-up; Thompson sampling uses one of its draws, EI and LCB
+        average over all of them).
     :param str kernel: GP kernel name (see :data:`pyroml.gp.KERNELS`).
     :param float noise: the GP's fixed observation-noise variance.
-    :param int n_candidates: candidate points scored per iteration.
+    :param int n_candidates: candidate points scored per iteration (a grid in 1-d, scrambled
+        Sobol points otherwise).
+    :param float kappa: the LCB's :math:`\\kappa`.
     :param int seed: makes a run repeatable.
+    :param bool record: keep, in 1-d, the GP and the acquisition over the candidates in the trace.
     :returns: a :class:`BOResult`.
     """
     if method not in METHODS:
@@ -157,27 +171,28 @@ def minimize(f: Callable[[torch.Tensor], torch.Tensor], bounds: Bounds, x0: Opti
     Y = _evaluate(f, X)
     cand = _candidates(b, n_candidates, seed)
     trace: List[Dict[str, object]] = []
+    state: Optional[Dict[str, object]] = None
     t_start = time.perf_counter()
     for it in range(iterations):
         t0 = time.perf_counter()
         model = GP(X, Y, kernel=kernel, noise=noise)
-        if hyperparameters == "map":
-            post = model.map_estimate(seed=seed * 1000 + it)
-        else:
-            post = model.sample_posterior(nuts_samples, nuts_warmup, num_chains=1, seed=seed * 1000 + it)
+        post = _fit_hypers(model, hyperparameters, seed * 1000 + it, nuts_samples, nuts_warmup, state)
+        if hyperparameters == "nuts":
+            state = {"init": {k: float(v[-1]) for k, v in post.samples.items()},
+                     "step_size": post.diagnostics["step_size"][0]}
         best = float(Y.min())
         entry: Dict[str, object] = {}
         # a deterministic objective gains nothing from a repeat: candidates already evaluated are out
         seen = (torch.cdist(cand, X) < 1e-9 * float((b[1] - b[0]).max())).any(-1)
         if method == "thompson":
-            S = next(iter(post.samples.values())).shape[0]
-            s = int(torch.randint(S, (1,), generator=gen))
+            s = int(torch.randint(post.num_samples, (1,), generator=gen))
             hypers = {k: v[s:s + 1] for k, v in post.samples.items()}
             draw = model.sample_functions(cand, hypers, generator=gen)[0]
             idx = int(draw.masked_fill(seen, math.inf).argmin())
             entry["sample"] = draw
         else:
-            mean, var, _ = model._conditional(cand, post.samples, full_cov=False)   # (S, M) each
+            hypers = post.samples
+            mean, var, _ = model.conditional(cand, hypers)                    # (S, M) each
             std = var.sqrt()
             if method == "ei":
                 acq = torch.logsumexp(log_expected_improvement(mean, std, best), 0) - math.log(mean.shape[0])
@@ -185,7 +200,6 @@ def minimize(f: Callable[[torch.Tensor], torch.Tensor], bounds: Bounds, x0: Opti
                 acq = -(mean - kappa * std).mean(0)
             idx = int(acq.masked_fill(seen, -math.inf).argmax())
             entry["acquisition"] = acq
-            hypers = {k: v for k, v in post.samples.items()}
         x_new = cand[idx:idx + 1]
         y_new = _evaluate(f, x_new)
         X, Y = torch.cat([X, x_new]), torch.cat([Y, y_new])
@@ -230,12 +244,14 @@ def add_cli_args(p) -> None:
 
 
 def cli_main(args) -> int:
-    """``pyroml bo``: optimise the study's function; prints the trace, writes result.json and figures."""
+    """Optimise the study's function from its five points: prints the trace, writes a flat
+    ``metrics.json``, ``result.json`` (every evaluation and the trace) and the figures."""
     from pathlib import Path
 
     from pyroml.checkpoint import write_json
     from pyroml.experiment import save_figures
     from pyroml.plots import bo_figures
+    torch.set_num_threads(1)
     f, X0, bounds, x_min, f_min = study_problem()
     res = minimize(f, bounds, X0, iterations=args.iterations, method=args.method,
                    hyperparameters=args.hyperparameters, seed=args.seed)
@@ -247,10 +263,14 @@ def cli_main(args) -> int:
     print(f"best f = {res.y_best:.4f} at x = {float(res.x_best[0]):.4f} (global minimum {f_min} at {x_min}): "
           f"{'found' if found else 'not found'}; {res.seconds:.1f} s")
     out = Path(args.out)
-    write_json(out / "result.json", {"x_best": res.x_best.tolist(), "y_best": res.y_best, "found_global": found,
+    write_json(out / "metrics.json", {"method": args.method, "hyperparameters": args.hyperparameters,
+                                       "iterations": args.iterations, "seed": args.seed,
+                                       "x_best": float(res.x_best[0]), "y_best": res.y_best, "f_min": f_min,
+                                       "found_global": bool(found), "evaluations": len(res.Y), "seconds": res.seconds})
+    write_json(out / "result.json", {"x_best": res.x_best.tolist(), "y_best": res.y_best, "found_global": bool(found),
                                       "X": res.X.tolist(), "Y": res.Y.tolist(), "seconds": res.seconds,
                                       "trace": [{k: v for k, v in t.items() if not torch.is_tensor(v)}
                                                 for t in res.trace]})
     save_figures(bo_figures(res, f, bounds), out)
-    print(f"wrote {out}/result.json and figures")
+    print(f"wrote {out}/metrics.json, result.json and figures")
     return 0

@@ -32,13 +32,13 @@ Normal(:math:`m_j, s_j`) in :math:`\\theta_j`.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyro.contrib.gp as gp
 import torch
 
-__all__ = ["KERNELS", "HYPERS", "kernel_matrix", "numpy_kernel", "ClosedFormPotential"]
+__all__ = ["KERNELS", "HYPERS", "kernel_matrix", "numpy_kernel", "ClosedFormPotential", "pivoted_cholesky"]
 
 KERNELS = {"rbf": gp.kernels.RBF, "matern32": gp.kernels.Matern32, "matern52": gp.kernels.Matern52,
            "exponential": gp.kernels.Exponential, "periodic": gp.kernels.Periodic}
@@ -151,9 +151,10 @@ class ClosedFormPotential:
         K = K + (noise + self.jitter) * self.eye
         try:
             L = np.linalg.cholesky(K)
-        except np.linalg.LinAlgError:
+            Linv = np.linalg.inv(L)
+        except np.linalg.LinAlgError:                 # numerically singular: an infinite energy
             return math.inf, [0.0] * H
-        Kinv = np.linalg.inv(K)
+        Kinv = Linv.T @ Linv
         alpha = Kinv @ self.y
         W = Kinv - np.multiply.outer(alpha, alpha)
         value = 0.5 * float(self.y @ alpha) + float(np.log(L.diagonal()).sum()) + self.const
@@ -188,4 +189,29 @@ def positive_prior_params(prior) -> Optional[Tuple[float, float]]:
     import pyro.distributions as dist
     if isinstance(prior, dist.LogNormal) and prior.loc.numel() == 1 and prior.scale.numel() == 1:
         return float(prior.loc), float(prior.scale)
+    return None
+
+
+def pivoted_cholesky(diag: torch.Tensor, column: Callable[[int], torch.Tensor], tol: float, max_rank: int
+                     ) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
+    """Low-rank factor of a positive semi-definite ``(M, M)`` matrix :math:`C` from its diagonal
+    and columns on demand: :math:`C \\approx L L^\\top + \\mathrm{diag}(d)` with every residual
+    variance :math:`d_i \\le` ``tol`` (greedy pivoting on the largest residual).
+
+    :param Tensor diag: :math:`\\mathrm{diag}(C)`, shape ``(M,)``.
+    :param column: ``j -> C[:, j]``, shape ``(M,)``.
+    :returns: ``(L (M, r), d (M,))``, or ``None`` if ``max_rank`` columns do not reach ``tol``.
+    """
+    d = diag.clone()
+    L = diag.new_zeros(diag.shape[0], max_rank)
+    for k in range(max_rank + 1):
+        j = int(d.argmax())
+        if float(d[j]) <= tol:
+            return L[:, :k], d.clamp_min(0)
+        if k == max_rank:
+            return None
+        c = (column(j) - L[:, :k] @ L[j, :k]) / math.sqrt(float(d[j]))
+        L[:, k] = c
+        d -= c * c
+        d[j] = 0.0
     return None
