@@ -29,6 +29,9 @@ CONFIGS = {
     "convvae-dense512": lambda: pyroml.ConvVAE(hidden=512),
     "convvae-32-64-dense256": lambda: pyroml.ConvVAE(channels=(32, 64), hidden=256),
     "convenc-dense512/mlp-dec-256-256": lambda: pyroml.ConvVAE(hidden=512, decoder_hidden=(256, 256)),
+    "convenc-32-64-dense512-256/mlp-dec-256-256":
+        lambda: pyroml.ConvVAE(channels=(32, 64), hidden=(512, 256), decoder_hidden=(256, 256)),
+    "convvae-32-64-dense512-256": lambda: pyroml.ConvVAE(channels=(32, 64), hidden=(512, 256)),
 }
 
 

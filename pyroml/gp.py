@@ -44,8 +44,8 @@ from pyro.infer import MCMC, NUTS, Trace_ELBO
 from pyro.nn import PyroSample
 from pyro.ops.stats import effective_sample_size, split_gelman_rubin
 
-from pyroml.gp_kernels import (HYPERS, KERNELS, ClosedFormPotential, kernel_matrix, pivoted_cholesky,
-                               positive_prior_params)
+from pyroml.gp_kernels import (HYPERS, KERNELS, ClosedFormPotential, direct_gradients, kernel_matrix,
+                               pivoted_cholesky, positive_prior_params)
 
 __all__ = ["GP", "Posterior", "study_problem", "kernel_matrix", "KERNELS", "default_priors"]
 
@@ -356,7 +356,8 @@ class GP(torch.nn.Module):
                 torch.tensor([math.log(float(init[h])) for h in self.hyper_names], dtype=torch.float64)
             mcmc = MCMC(NUTS(potential_fn=potential, **nuts_kwargs), num_samples=num_samples,
                         warmup_steps=warmup_steps, initial_params={"theta": start}, disable_progbar=not progress)
-            mcmc.run()
+            with direct_gradients():
+                mcmc.run()
             chains.append(mcmc.get_samples()["theta"])
             divergences.append(len(mcmc.diagnostics()["divergences"]["chain 0"]))
             step_sizes.append(float(mcmc.kernel.step_size))

@@ -31,6 +31,7 @@ Normal(:math:`m_j, s_j`) in :math:`\\theta_j`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -38,7 +39,8 @@ import numpy as np
 import pyro.contrib.gp as gp
 import torch
 
-__all__ = ["KERNELS", "HYPERS", "kernel_matrix", "numpy_kernel", "ClosedFormPotential", "pivoted_cholesky"]
+__all__ = ["KERNELS", "HYPERS", "kernel_matrix", "numpy_kernel", "ClosedFormPotential", "NutsPotential",
+           "direct_gradients", "pivoted_cholesky"]
 
 KERNELS = {"rbf": gp.kernels.RBF, "matern32": gp.kernels.Matern32, "matern52": gp.kernels.Matern52,
            "exponential": gp.kernels.Exponential, "periodic": gp.kernels.Periodic}
@@ -166,10 +168,59 @@ class ClosedFormPotential:
             grad.append(0.5 * tr + z / self.scale[j])
         return value, grad
 
-    def torch_fn(self):
+    def torch_fn(self) -> "NutsPotential":
         """``potential_fn`` for ``pyro.infer.NUTS``: ``{"theta": Tensor (H,)} -> scalar`` whose
-        autograd gradient is the closed-form :math:`\\nabla U`."""
-        return lambda params: _Apply.apply(params["theta"], self)
+        autograd gradient is the closed-form :math:`\\nabla U`, with a direct
+        ``value_and_grad`` that :func:`direct_gradients` hands to Pyro's integrator."""
+        return NutsPotential(self)
+
+
+class NutsPotential:
+    """A ``potential_fn`` over ``{"theta": Tensor (H,)}`` that also gives its value and
+    gradient without autograd.
+
+    Calling it returns :math:`U(\\theta)` as a scalar tensor whose autograd gradient is the
+    closed-form :math:`\\nabla U` (what Pyro's ``potential_grad`` differentiates);
+    :meth:`value_and_grad` returns ``({"theta": grad (H,)}, U)`` directly, as
+    ``pyro.ops.integrator.potential_grad`` does, but without building a graph: for a
+    handful of data points the autograd round trip costs more than the potential itself.
+    """
+
+    def __init__(self, closed: ClosedFormPotential):
+        self.closed = closed
+
+    def __call__(self, params: Dict[str, torch.Tensor]) -> torch.Tensor:
+        return _Apply.apply(params["theta"], self.closed)
+
+    def value_and_grad(self, params: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], torch.Tensor]:
+        theta = params["theta"]
+        value, grad = self.closed(theta.tolist())
+        return {"theta": theta.new_tensor(grad)}, theta.new_tensor(value)
+
+
+@contextlib.contextmanager
+def direct_gradients():
+    """Within this context, Pyro's leapfrog integrator (``pyro.ops.integrator``, which HMC and
+    NUTS step with) takes the potential's value and gradient from
+    ``potential_fn.value_and_grad`` where the potential has one (:class:`NutsPotential`),
+    instead of differentiating it by autograd; every other potential goes the usual way.
+
+    The same numbers either way (tested); it removes the per-step autograd overhead that
+    dominates NUTS on a few data points. Not thread-safe: it swaps a module attribute for the
+    duration, and restores it on exit, also on error.
+    """
+    import pyro.ops.integrator as integrator
+    original = integrator.potential_grad
+
+    def potential_grad(potential_fn, z):
+        value_and_grad = getattr(potential_fn, "value_and_grad", None)
+        return value_and_grad(z) if value_and_grad is not None else original(potential_fn, z)
+
+    integrator.potential_grad = potential_grad
+    try:
+        yield
+    finally:
+        integrator.potential_grad = original
 
 
 class _Apply(torch.autograd.Function):

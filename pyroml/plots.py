@@ -3,7 +3,7 @@ saving is the caller's choice (``fig.savefig(path)``)."""
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch

@@ -14,7 +14,7 @@ from pyroml.cli import main
 
 
 def test_save_load_roundtrip(tmp_path):
-    m = pyroml.ConvVAE(channels=(4, 8), hidden=16)
+    m = pyroml.ConvVAE(channels=(4, 8), hidden=(16, 8))
     h = pyroml.fit(m, torch.rand(32, 1, 28, 28), epochs=1, batch_size=16, progress=False)
     pyroml.save(m, tmp_path / "m.pt", h)
     m2 = pyroml.load(tmp_path / "m.pt")

@@ -13,10 +13,13 @@ VAES = [
     lambda d: pyroml.VAE(latent_dim=d, hidden=(32, 16)),
     lambda d: pyroml.ConvVAE(latent_dim=d, channels=(4, 8)),
     lambda d: pyroml.ConvVAE(latent_dim=d, channels=(4, 8), hidden=16, likelihood="continuous_bernoulli"),
+    lambda d: pyroml.ConvVAE(latent_dim=d, channels=(4, 8), hidden=(24, 12)),
+    lambda d: pyroml.ConvVAE(latent_dim=d, channels=(4, 8), hidden=(24, 12), decoder_hidden=(12, 24)),
 ]
 
 
-@pytest.mark.parametrize("make", VAES, ids=["vae", "convvae", "convvae-dense-cb"])
+@pytest.mark.parametrize("make", VAES, ids=["vae", "convvae", "convvae-dense-cb", "convvae-dense-stack",
+                                            "convenc-mlpdec"])
 @given(batch=st.integers(1, 9), latent=st.integers(1, 5))
 def test_shapes(make, batch, latent):
     m = make(latent)
@@ -43,6 +46,9 @@ def test_default_architecture_and_config_roundtrip():
     assert clone.get_config() == m.get_config()
     c = pyroml.ConvVAE()
     assert c.channels == (16, 32) and c.hidden is None
+    stack = pyroml.ConvVAE(channels=(4, 8), hidden=[24, 12])
+    assert stack.hidden == (24, 12) and type(stack)(**stack.get_config()).get_config() == stack.get_config()
+    assert [m.out_features for m in stack.decoder.dense if isinstance(m, torch.nn.Linear)] == [12, 24, 8 * 7 * 7]
     assert pyroml.MODELS["cvae"] is pyroml.ConvVAE
 
 
@@ -51,6 +57,13 @@ def test_default_architecture_and_config_roundtrip():
 def test_bad_constructor_arguments(kwargs):
     with pytest.raises(ValueError):
         pyroml.VAE(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [dict(hidden=0), dict(hidden=(16, 0)), dict(hidden=()), dict(channels=()),
+                                    dict(decoder_hidden=(0,))])
+def test_bad_convvae_arguments(kwargs):
+    with pytest.raises(ValueError):
+        pyroml.ConvVAE(**kwargs)
 
 
 def test_iwae_bound_above_elbo_after_training():

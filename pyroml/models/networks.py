@@ -8,7 +8,7 @@ on this to push ``(K, B, d)`` importance samples through a decoder at once.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import torch
 from torch import nn
@@ -67,13 +67,14 @@ class MLPDecoder(nn.Module):
 
 
 class ConvEncoder(nn.Module):
-    """Two (or more) 3x3 stride-2 convolutions, an optional dense layer, Gaussian heads.
+    """Two (or more) 3x3 stride-2 convolutions, optional dense ReLU layers ``hidden``,
+    Gaussian heads.
 
     With the defaults (the study's network): ``1 -> 16 -> 32`` channels,
     28x28 -> 14x14 -> 7x7, then linear heads from ``32 * 7 * 7``.
     """
 
-    def __init__(self, event_shape: Tuple[int, ...], channels: Sequence[int], hidden: Optional[int],
+    def __init__(self, event_shape: Tuple[int, ...], channels: Sequence[int], hidden: Sequence[int],
                  latent_dim: int):
         super().__init__()
         self.event_shape = tuple(event_shape)
@@ -84,8 +85,8 @@ class ConvEncoder(nn.Module):
             h, w = (h + 1) // 2, (w + 1) // 2
         self.convs = nn.Sequential(*convs, nn.Flatten())
         flat = channels[-1] * h * w
-        self.dense = nn.Sequential(nn.Linear(flat, hidden), nn.ReLU()) if hidden else nn.Identity()
-        self.head = _GaussianHead(hidden or flat, latent_dim)
+        self.dense = mlp([flat, *hidden], final_activation=True) if hidden else nn.Identity()
+        self.head = _GaussianHead(hidden[-1] if hidden else flat, latent_dim)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         batch = x.shape[: x.dim() - 3]
@@ -94,10 +95,11 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """Linear (optionally through a dense layer) to ``channels[-1] x 7 x 7``, then 3x3
-    stride-2 transposed convolutions (padding 1, output padding 1) back to the image."""
+    """Linear (optionally through dense ReLU layers ``hidden``, latent to image order) to
+    ``channels[-1] x 7 x 7``, then 3x3 stride-2 transposed convolutions (padding 1, output
+    padding 1) back to the image."""
 
-    def __init__(self, latent_dim: int, channels: Sequence[int], hidden: Optional[int],
+    def __init__(self, latent_dim: int, channels: Sequence[int], hidden: Sequence[int],
                  event_shape: Tuple[int, ...]):
         super().__init__()
         self.event_shape = tuple(event_shape)
@@ -106,9 +108,7 @@ class ConvDecoder(nn.Module):
             h, w = (h + 1) // 2, (w + 1) // 2
         self.start = (channels[-1], h, w)
         flat = channels[-1] * h * w
-        dense = [nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, flat)] if hidden else \
-            [nn.Linear(latent_dim, flat)]
-        self.dense = nn.Sequential(*dense, nn.ReLU())
+        self.dense = mlp([latent_dim, *hidden, flat], final_activation=True)
         rev = list(channels[::-1]) + [c]
         layers = []
         for i, (c_in, c_out) in enumerate(zip(rev[:-1], rev[1:])):

@@ -18,7 +18,7 @@ study did (its "log-likelihood" is then a cross-entropy, not a density); pass
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import pyro
 import pyro.distributions as dist
@@ -172,13 +172,14 @@ class ConvVAE(_VAEBase):
     """Convolutional VAE (the study's CVAE).
 
     Encoder: 3x3 stride-2 convolutions ``1 -> 16 -> 32`` (padding 1), optional
-    dense layer, linear heads to the loc and scale of z. Decoder: linear to
-    ``32 x 7 x 7``, transposed convolutions ``32 -> 16 -> 1`` (3x3, stride 2,
-    padding 1, output padding 1), sigmoid Bernoulli means.
+    dense layers, linear heads to the loc and scale of z. Decoder: linear (through the
+    dense layers in reverse) to ``32 x 7 x 7``, transposed convolutions ``32 -> 16 -> 1``
+    (3x3, stride 2, padding 1, output padding 1), sigmoid Bernoulli means.
 
     :param int latent_dim: dimension d of z.
     :param channels: convolution channels, encoder order.
-    :param int hidden: size of an optional dense layer between convolutions and heads.
+    :param hidden: sizes of optional dense ReLU layers between the convolutions and the
+        heads (an int for one layer; encoder order, mirrored in the decoder).
     :param str likelihood: ``"bernoulli"`` or ``"continuous_bernoulli"``.
     :param decoder_hidden: when given, an MLP decoder with these hidden sizes (latent to
         pixels) replaces the transposed convolutions: a convolutional encoder with the
@@ -186,15 +187,20 @@ class ConvVAE(_VAEBase):
     """
 
     def __init__(self, latent_dim: int = 2, channels: Sequence[int] = (16, 32),
-                 hidden: Optional[int] = None, likelihood: str = "bernoulli",
+                 hidden: Union[None, int, Sequence[int]] = None, likelihood: str = "bernoulli",
                  decoder_hidden: Optional[Sequence[int]] = None):
         super().__init__(latent_dim, likelihood)
         self.channels = tuple(int(c) for c in channels)
-        self.hidden = None if hidden is None else int(hidden)
+        if isinstance(hidden, int) and not isinstance(hidden, bool):
+            self.hidden = _sizes((hidden,), "hidden")[0]
+            dense = (self.hidden,)
+        else:
+            self.hidden = None if hidden is None else _sizes(hidden, "hidden")
+            dense = self.hidden or ()
         if not self.channels or min(self.channels) < 1:
             raise ValueError(f"channels must be a non-empty sequence of positive ints, got {channels!r}")
         self.decoder_hidden = None if decoder_hidden is None else _sizes(decoder_hidden, "decoder_hidden")
-        self.encoder = ConvEncoder(self.event_shape, self.channels, self.hidden, latent_dim)
-        self.decoder = (ConvDecoder(latent_dim, self.channels, self.hidden, self.event_shape)
+        self.encoder = ConvEncoder(self.event_shape, self.channels, dense, latent_dim)
+        self.decoder = (ConvDecoder(latent_dim, self.channels, dense[::-1], self.event_shape)
                         if self.decoder_hidden is None else
                         MLPDecoder(latent_dim, self.decoder_hidden, self.event_shape))
