@@ -68,6 +68,24 @@ def test_closed_form_potential_matches_autograd(kernel, learned_noise):
     assert torch.allclose(g, torch.tensor(g2, dtype=torch.float64), rtol=1e-7, atol=1e-10)
 
 
+def test_direct_gradients_give_the_same_chain_as_autograd(monkeypatch):
+    """NUTS through ``direct_gradients`` (value and gradient handed to Pyro's integrator) draws
+    exactly the chain that the autograd path draws, and leaves Pyro's integrator as it was."""
+    import contextlib
+
+    import pyro.ops.integrator as integrator
+
+    import pyroml.gp as gp_module
+    X, y = _data()
+    before = integrator.potential_grad
+    direct = GP(X, y).sample_posterior(20, 20, num_chains=1, seed=5)
+    assert integrator.potential_grad is before
+    monkeypatch.setattr(gp_module, "direct_gradients", contextlib.nullcontext)
+    plain = GP(X, y).sample_posterior(20, 20, num_chains=1, seed=5)
+    for h in direct.samples:
+        assert torch.allclose(direct.samples[h], plain.samples[h], rtol=1e-10, atol=0)
+
+
 def test_potential_is_infinite_far_out():
     X, y = _data()
     v, g = GP(X, y).closed_form_potential()([40.0, 0.0])
