@@ -40,14 +40,14 @@ import pyro
 import pyro.contrib.gp as gp
 import pyro.distributions as dist
 import torch
-from pyro.infer import MCMC, NUTS, Trace_ELBO
+from pyro.infer import NUTS, Trace_ELBO
 from pyro.nn import PyroSample
 from pyro.ops.stats import effective_sample_size, split_gelman_rubin
 
 from pyroml.gp_kernels import (HYPERS, KERNELS, ClosedFormPotential, direct_gradients, kernel_matrix,
                                pivoted_cholesky, positive_prior_params)
 
-__all__ = ["GP", "Posterior", "study_problem", "kernel_matrix", "KERNELS", "default_priors"]
+__all__ = ["GP", "Posterior", "study_problem", "kernel_matrix", "KERNELS", "default_priors", "run_chain"]
 
 Hypers = Dict[str, torch.Tensor]
 
@@ -193,6 +193,40 @@ class Posterior:
         return "\n".join(lines)
 
 
+def run_chain(kernel: pyro.infer.mcmc.MCMCKernel, initial_params: Hypers, num_samples: int,
+              warmup_steps: int, progress: Optional[str] = None) -> Tuple[Hypers, List[int]]:
+    """One Markov chain of a Pyro MCMC kernel, stepped through its ``MCMCKernel`` interface
+    (``setup``, ``sample``, ``diagnostics``, ``cleanup``) exactly as ``pyro.infer.MCMC.run``
+    steps one chain, without ``MCMC.run``'s per-step costs: its ``poutine.block`` (which routes
+    each of NUTS's internal ``pyro.sample`` draws through the effect-handler stack) and its
+    logging hook (a JSON dump per step). Like ``MCMC`` by default, it runs with Pyro's argument
+    validation off. The draws are the same (tested).
+
+    :param kernel: e.g. ``pyro.infer.NUTS(potential_fn=...)``.
+    :param dict initial_params: site name -> starting value (unconstrained).
+    :param int num_samples: kept draws, after ``warmup_steps`` of adaptation.
+    :param str progress: a progress-bar label, or ``None`` for none.
+    :returns: ``({site: tensor of shape (num_samples,) + site shape}, divergent sample indices)``.
+    """
+    from tqdm.auto import tqdm
+    steps = range(warmup_steps + num_samples)
+    with pyro.validation_enabled(False):
+        kernel.initial_params = initial_params
+        kernel.setup(warmup_steps)
+        params = kernel.initial_params
+        kept: Dict[str, List[torch.Tensor]] = {k: [] for k in params}
+        try:
+            for i in (tqdm(steps, desc=progress, leave=False) if progress else steps):
+                params = kernel.sample(params)
+                if i >= warmup_steps:
+                    for k, v in params.items():
+                        kept[k].append(v.clone())
+            divergences = list(kernel.diagnostics().get("divergences", []))
+        finally:
+            kernel.cleanup()
+    return {k: torch.stack(v) for k, v in kept.items()}, divergences
+
+
 class GP(torch.nn.Module):
     """GP regression with priors on its kernel hyperparameters.
 
@@ -334,7 +368,8 @@ class GP(torch.nn.Module):
         """Hyperparameter posterior by NUTS (``pyro.infer.MCMC``).
 
         Chains run one after another (on a couple of cores, processes cost more than they save),
-        each from its own prior draw of :math:`\\log\\theta` clamped to [-4, 4], or from ``init``.
+        each from its own prior draw of :math:`\\log\\theta` clamped to [-4, 4], or from ``init``,
+        through :func:`run_chain` (Pyro's ``NUTS`` kernel stepped as ``pyro.infer.MCMC`` steps it).
 
         :param int num_samples: kept samples per chain, after ``warmup_steps`` of step-size and
             mass-matrix adaptation.
@@ -354,13 +389,13 @@ class GP(torch.nn.Module):
             pyro.set_rng_seed(seed * 1000 + c)
             start = self._prior_draw() if init is None else \
                 torch.tensor([math.log(float(init[h])) for h in self.hyper_names], dtype=torch.float64)
-            mcmc = MCMC(NUTS(potential_fn=potential, **nuts_kwargs), num_samples=num_samples,
-                        warmup_steps=warmup_steps, initial_params={"theta": start}, disable_progbar=not progress)
+            kernel = NUTS(potential_fn=potential, **nuts_kwargs)
             with direct_gradients():
-                mcmc.run()
-            chains.append(mcmc.get_samples()["theta"])
-            divergences.append(len(mcmc.diagnostics()["divergences"]["chain 0"]))
-            step_sizes.append(float(mcmc.kernel.step_size))
+                draws, divergent = run_chain(kernel, {"theta": start}, num_samples, warmup_steps,
+                                             progress=f"chain {c + 1}/{num_chains}" if progress else None)
+            chains.append(draws["theta"])
+            divergences.append(len(divergent))
+            step_sizes.append(float(kernel.step_size))
         theta = torch.stack(chains)                                          # (C, S, H)
         values = theta.exp()
         diags: Dict[str, object] = {"method": "NUTS", "divergences": divergences, "step_size": step_sizes,

@@ -86,6 +86,25 @@ def test_direct_gradients_give_the_same_chain_as_autograd(monkeypatch):
         assert torch.allclose(direct.samples[h], plain.samples[h], rtol=1e-10, atol=0)
 
 
+def test_run_chain_draws_what_pyro_mcmc_draws():
+    """``run_chain`` steps Pyro's NUTS as ``pyro.infer.MCMC.run`` does: same seed, same draws."""
+    import pyro
+    from pyro.infer import MCMC, NUTS
+
+    from pyroml.gp import run_chain
+    X, y = _data()
+    potential = GP(X, y).potential_fn()
+    start = {"theta": torch.tensor([-0.5, 0.3], dtype=torch.float64)}
+    pyro.set_rng_seed(2)
+    mcmc = MCMC(NUTS(potential_fn=potential), num_samples=15, warmup_steps=15, initial_params=start,
+                disable_progbar=True)
+    mcmc.run()
+    pyro.set_rng_seed(2)
+    draws, divergences = run_chain(NUTS(potential_fn=potential), start, 15, 15)
+    assert torch.allclose(draws["theta"], mcmc.get_samples()["theta"], rtol=1e-12, atol=0)
+    assert divergences == mcmc.diagnostics()["divergences"]["chain 0"]
+
+
 def test_potential_is_infinite_far_out():
     X, y = _data()
     v, g = GP(X, y).closed_form_potential()([40.0, 0.0])
