@@ -1,5 +1,6 @@
 """Test ELBO / MSE of VAE and ConvVAE configurations after the same training budget
-(default: the study's 25 epochs, Adam 1e-3, batch 128, seed 0), with seconds per epoch.
+(default: the study's 25 epochs, Adam 1e-3, batch 128, seed 0; ``--seeds`` for several), with
+seconds per epoch, and per configuration the mean and spread over the seeds.
 
     python benchmarks/bench_vae_quality.py                       # every configuration, 25 epochs
     python benchmarks/bench_vae_quality.py --configs vae-512-256 convvae-study
@@ -12,6 +13,7 @@ own pass; run it on an otherwise idle machine for comparable seconds.
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import torch
 
@@ -39,19 +41,25 @@ def main(args):
     torch.set_num_threads(args.threads)
     train, test = pyroml.data.load_mnist(args.data_dir, subset=5000 if args.quick else None)
     epochs = 1 if args.quick else args.epochs
-    rows = []
+    rows, summary = [], []
     for name in args.configs:
-        torch.manual_seed(args.seed)
-        model = CONFIGS[name]()
-        h = pyroml.fit(model, train, epochs=epochs, seed=args.seed, progress=not args.no_progress)
-        r = pyroml.evaluate(model, test, iwae_k=None, seed=args.seed)
-        rows.append({"config": name, "epochs": epochs, "test_elbo": r.elbo, "test_mse": r.mse,
-                     "s_per_epoch": sum(h.epoch_seconds) / len(h.epoch_seconds),
-                     "params": sum(p.numel() for p in model.parameters())})
-        print_table(rows[-1:], list(rows[-1]))
-    print_table(rows, ["config", "epochs", "test_elbo", "test_mse", "s_per_epoch", "params"])
+        for seed in args.seeds:
+            torch.manual_seed(seed)
+            model = CONFIGS[name]()
+            h = pyroml.fit(model, train, epochs=epochs, seed=seed, progress=not args.no_progress)
+            r = pyroml.evaluate(model, test, iwae_k=None, seed=seed)
+            rows.append({"config": name, "seed": seed, "epochs": epochs, "test_elbo": r.elbo, "test_mse": r.mse,
+                         "s_per_epoch": sum(h.epoch_seconds) / len(h.epoch_seconds),
+                         "params": sum(p.numel() for p in model.parameters())})
+            print_table(rows[-1:], list(rows[-1]))
+        elbos = [r["test_elbo"] for r in rows if r["config"] == name]
+        summary.append({"config": name, "seeds": len(elbos), "mean_test_elbo": statistics.mean(elbos),
+                        "sd": statistics.stdev(elbos) if len(elbos) > 1 else 0.0,
+                        "min": min(elbos), "max": max(elbos)})
+    print_table(rows, ["config", "seed", "epochs", "test_elbo", "test_mse", "s_per_epoch", "params"])
+    print_table(summary, list(summary[0]))
     write_result(out_path(args, "vae_quality"),
-                 {"machine": machine_info(args.threads), "quick": args.quick, "rows": rows})
+                 {"machine": machine_info(args.threads), "quick": args.quick, "rows": rows, "summary": summary})
 
 
 if __name__ == "__main__":
@@ -60,6 +68,6 @@ if __name__ == "__main__":
     p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS), metavar="CONFIG",
                    help=f"which configurations (default all): {', '.join(CONFIGS)}")
     p.add_argument("--epochs", type=int, default=25)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds, each a separate run (default 0)")
     p.add_argument("--no-progress", action="store_true")
     main(p.parse_args())
