@@ -46,14 +46,18 @@ __all__ = ["GMM", "component_log_density"]
 def component_log_density(x: torch.Tensor, means: torch.Tensor, variances: torch.Tensor) -> torch.Tensor:
     """:math:`\\log \\mathcal N(x_b; \\mu_k, \\mathrm{diag}\\, v_k)` for every pair, by matrix products.
 
+    The table is computed as ``(K, B)``, :math:`v_k^{-1} \\cdot x_b^2 - 2 (\\mu_k / v_k) \\cdot x_b +
+    \\sum_d \\mu_{kd}^2 / v_{kd}`, with the K component rows on the left of each product: for
+    K of about 10 that orientation runs the products about twice as fast as ``x @ W.T``.
+
     :param Tensor x: shape ``(B, D)``.
     :param Tensor means: shape ``(K, D)``.
     :param Tensor variances: shape ``(K, D)``, positive.
-    :returns: shape ``(B, K)``.
+    :returns: shape ``(B, K)`` (the transpose of a contiguous ``(K, B)`` table).
     """
     prec = variances.reciprocal()
-    quad = (x * x) @ prec.T - 2.0 * x @ (means * prec).T + (means * means * prec).sum(-1)
-    return -0.5 * (quad + variances.log().sum(-1) + x.shape[-1] * math.log(2 * math.pi))
+    quad = prec @ (x * x).T - 2.0 * (means * prec) @ x.T + (means * means * prec).sum(-1, keepdim=True)
+    return (-0.5 * (quad + variances.log().sum(-1, keepdim=True) + x.shape[-1] * math.log(2 * math.pi))).T
 
 
 class _GivenComponent(dist.TorchDistribution):
