@@ -184,6 +184,11 @@ class ConvVAE(_VAEBase):
     :param decoder_hidden: when given, an MLP decoder with these hidden sizes (latent to
         pixels) replaces the transposed convolutions: a convolutional encoder with the
         :class:`VAE`'s decoder, to compare encoders on equal terms.
+
+    The defaults reproduce the study (about -157 nats per test image after 25 epochs).
+    ``ConvVAE(channels=(32, 64), hidden=(512, 256))`` reaches about -138.8 (3 seeds), 2.3 nats
+    above the MLP :class:`VAE` in the same 25 epochs, at about 5x its cost per epoch on a CPU
+    (docs/benchmarks.md).
     """
 
     def __init__(self, latent_dim: int = 2, channels: Sequence[int] = (16, 32),
