@@ -108,3 +108,20 @@ def test_grey_bernoulli_matches_pyro_bernoulli(batch, k):
     fast = GreyBernoulli(logits, 3).log_prob(x)
     assert fast.shape == (k, batch)
     assert torch.allclose(fast, ref, rtol=1e-5, atol=1e-2)
+
+
+@given(scale=st.floats(0.01, 60.0), seed=st.integers(0, 2 ** 16))
+def test_softplus_sum_without_autograd_matches_softplus(scale, seed):
+    """The evaluation path (no autograd) of the Bernoulli term's softplus sum agrees with
+    float64 softplus to float32 accuracy, for tiny and huge logits alike; the training path
+    is F.softplus itself and keeps its gradient."""
+    import torch.nn.functional as F
+    from pyroml.models.vae import softplus_sum
+    logits = scale * torch.randn(7, 784, generator=torch.Generator().manual_seed(seed))
+    exact = F.softplus(logits.double()).sum(-1)
+    with torch.no_grad():
+        fast = softplus_sum(logits)
+    assert torch.allclose(fast.double(), exact, rtol=1e-6, atol=2e-3)
+    leaf = logits.clone().requires_grad_(True)
+    softplus_sum(leaf).sum().backward()
+    assert torch.allclose(leaf.grad, torch.sigmoid(logits), atol=1e-6)

@@ -73,7 +73,21 @@ class GreyBernoulli(dist.TorchDistribution):
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         logits = self.logits.flatten(-self._event_dim)
         value = value.flatten(-self._event_dim)
-        return torch.linalg.vecdot(logits, value) - F.softplus(logits).sum(-1)
+        return torch.linalg.vecdot(logits, value) - softplus_sum(logits)
+
+
+def softplus_sum(logits: torch.Tensor) -> torch.Tensor:
+    r""":math:`\sum_i \mathrm{softplus}(\ell_i)` over the last dimension.
+
+    Under autograd, ``F.softplus``. Without it (evaluation, the importance-weighted bound) as
+    :math:`\sum_i \max(\ell_i, 0) + \log(1 + e^{-|\ell_i|})`: ``torch.log1p`` is not
+    vectorised in torch's CPU kernels (about 10 ns an element here, the largest single cost of
+    the bound) while ``exp`` and ``log`` are; forming :math:`1 + e` in float32 costs at most
+    6e-8 nats an element (5e-5 per 784-pixel image).
+    """
+    if torch.is_grad_enabled() and logits.requires_grad:
+        return F.softplus(logits).sum(-1)
+    return logits.clamp(min=0).sum(-1) + torch.exp(-logits.abs()).add_(1.0).log_().sum(-1)
 
 
 class _VAEBase(DensityModel):
