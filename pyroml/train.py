@@ -193,6 +193,7 @@ def fit(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(lr_schedule, epochs * steps_per_epoch, final_lr_fraction))
     params = [p for g in optimizer.param_groups for p in g["params"]]
+    project = getattr(model, "project_parameters", None)  # constraints kept by projection (GMM's floor)
 
     history, start = History(), 0
     if seed is not None:
@@ -241,6 +242,8 @@ def fit(
                         if not math.isfinite(gnorm):
                             _diverged("the gradient norm", gnorm, epoch, step)
                     optimizer.step()
+                    if project is not None:
+                        project()
                     if lr_schedule is not None:
                         scheduler.step()
                     history.step_loss.append(value / n)

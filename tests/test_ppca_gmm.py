@@ -25,7 +25,7 @@ def random_gmm(k, seed=0):
     m = pyroml.GMM(n_components=k)
     with torch.no_grad():
         m.means.uniform_(0, 1)
-        m.rho.normal_(0, 1)
+        m.log_var.normal_(-2.5, 1)                # some below log(0.01): the floor clamps them
         m.logits.normal_(0, 1)
     return m
 
@@ -113,11 +113,41 @@ def test_gmm_variance_floor_and_kmeanspp_init():
     x = torch.rand(200, 1, 28, 28)
     x[:, :, :3, :] = 0.0                      # constant border, like MNIST's
     m = pyroml.GMM(n_components=4, var_floor=0.01)
-    pyroml.fit(m, x, epochs=3, batch_size=50, lr=0.1, progress=False)
+    pyroml.fit(m, x, epochs=10, batch_size=50, lr=0.1, progress=False)
     assert bool(m.initialized)
-    assert float(m.variances.min()) >= 0.01
+    assert bool((m.variances >= torch.tensor(0.01)).all())     # 0.01 in float32
+    # the floor is hard, as in EM: the constant border's variances sit on it exactly
+    border = m.variances.detach().reshape(4, 28, 28)[:, :3, :]
+    assert torch.allclose(border, torch.full_like(border, 0.01), rtol=1e-6, atol=0)
+    assert float(m.log_var.min()) == pytest.approx(math.log(0.01), abs=1e-7)
     test = torch.rand(5, 1, 28, 28)           # border pixels no longer zero
     assert torch.isfinite(m.log_likelihood(test)).all()
+
+
+def test_gmm_variance_leaves_the_floor_when_the_data_ask():
+    """On the floor (s == log v_min) the gradient still reaches s, so a variance the data push
+    up leaves it: the projection keeps the parameter alive, unlike a clamp in the forward pass."""
+    x = torch.rand(64, 1, 28, 28)             # pixel variance 1/12, far above the floor
+    m = pyroml.GMM(n_components=2, var_floor=0.01)
+    m.init_from_data(x)
+    with torch.no_grad():
+        m.log_var.fill_(math.log(0.01))
+    with pyro.settings.context(module_local_params=True):
+        loss = m.elbo().differentiable_loss(m.model, m.guide, x)
+    grad, = torch.autograd.grad(loss, m.log_var)
+    assert bool((grad < 0).all())             # every variance wants to grow
+    pyroml.fit(m, x, epochs=2, batch_size=64, lr=0.1, progress=False)
+    assert bool((m.variances > 0.01 * 1.1).all())
+
+
+def test_gmm_loads_a_soft_floor_checkpoint():
+    """State dicts written before the hard floor hold ``rho`` with v = v_min + softplus(rho)."""
+    m = random_gmm(3)
+    old = {k: v for k, v in m.state_dict().items() if k != "log_var"}
+    old["rho"] = torch.randn(3, 784)
+    fresh = pyroml.GMM(n_components=3)
+    fresh.load_state_dict(old)
+    assert torch.allclose(fresh.variances, 0.01 + torch.nn.functional.softplus(old["rho"]), rtol=1e-5)
 
 
 def test_gmm_init_picks_data_points():
