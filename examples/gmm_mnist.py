@@ -2,10 +2,10 @@
 
     python examples/gmm_mnist.py --out runs/gmm
 
-K = 10 diagonal Gaussians on [0, 1] pixels with a variance floor of 0.01 (so that MNIST's
+K = 10 diagonal Gaussians on [0, 1] pixels with a hard variance floor of 0.01 (so that MNIST's
 constant border cannot collapse a variance to zero: the study's -1.07e7 nats per image),
 k-means++ initialisation, SVI with Adam 0.1 (cosine decay; means at 0.3x, weights at 0.5x), 50 epochs
-of batches of 1000 (``GMM.fit_defaults``).
+of batches of 2000 (``GMM.fit_defaults``).
 """
 
 import argparse

@@ -151,7 +151,8 @@ def fit(
     :param int epochs: passes over the data (the total, counting epochs done before a resume).
     :param int batch_size: B; ``batch_size >= N`` gives full-batch steps.
     :param float lr: Adam's learning rate (scaled per parameter group by ``model.optim_groups``
-        when the model defines it).
+        when the model defines it). A model's ``project_parameters()``, when it defines one, runs
+        after every optimiser step (constraints kept by projection, e.g. the GMM's variance floor).
     :param int seed: seeds Pyro/torch and the shuffling; the same seed gives the same losses on CPU.
     :param device: ``"cpu"``, ``"cuda"``...; default: where the model is.
     :param bool progress: show a progress bar with the running ELBO per example.

@@ -99,7 +99,7 @@ class GMM(DensityModel):
     """
 
     has_exact_log_likelihood = True
-    fit_defaults: Dict[str, Any] = {"epochs": 50, "batch_size": 1000, "lr": 0.1, "lr_schedule": "cosine"}
+    fit_defaults: Dict[str, Any] = {"epochs": 50, "batch_size": 2000, "lr": 0.1, "lr_schedule": "cosine"}
 
     def __init__(self, n_components: int = 10, var_floor: float = 0.01):
         super().__init__()
