@@ -111,6 +111,6 @@ def main(args):
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_args(p)
-    p.add_argument("--starts", type=int, default=3, help="GMM k-means++ starts in full mode (default 3)")
+    p.add_argument("--starts", type=int, default=5, help="GMM k-means++ starts in full mode (default 5)")
     p.add_argument("--sklearn", action="store_true", help="add scikit-learn's GaussianMixture (pip install -e .[bench])")
     main(p.parse_args())
