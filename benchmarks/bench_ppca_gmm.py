@@ -23,7 +23,7 @@ import pyro
 import torch
 
 import pyroml
-from common import add_args, timed, machine_info, out_path, print_table, write_result
+from common import add_args, timed, machine_info, mnist_for_quality, out_path, print_table, write_result
 from pyroml.models.gmm import component_log_density
 
 
@@ -53,7 +53,7 @@ def em_gmm(x: torch.Tensor, init: "pyroml.GMM", floor: float, max_iter: int = 30
 
 def main(args):
     torch.set_num_threads(args.threads)
-    train, test = pyroml.data.load_mnist(args.data_dir, subset=10000 if args.quick else None)
+    train, test = mnist_for_quality(args, quick_subset=10000)
     rows = []
 
     cf, t_cf = timed(lambda: pyroml.PPCA.closed_form(train.x))

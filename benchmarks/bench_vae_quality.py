@@ -18,7 +18,7 @@ import statistics
 import torch
 
 import pyroml
-from common import add_args, out_path, machine_info, print_table, write_result
+from common import add_args, out_path, machine_info, mnist_for_quality, print_table, write_result
 
 # vae-400: Pyro's example network; vae-default: pyroml's VAE(); "-mirrored": decoder = encoder reversed
 CONFIGS = {
@@ -39,7 +39,7 @@ CONFIGS = {
 
 def main(args):
     torch.set_num_threads(args.threads)
-    train, test = pyroml.data.load_mnist(args.data_dir, subset=5000 if args.quick else None)
+    train, test = mnist_for_quality(args, quick_subset=5000)
     epochs = 1 if args.quick else args.epochs
     rows, summary = [], []
     for name in args.configs:

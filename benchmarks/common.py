@@ -45,6 +45,22 @@ def synthetic_mnist(args, n_train: Optional[int], n_test: Optional[int]):
                 torch.rand(n_test or 10000, 1, 28, 28, generator=g))
 
 
+def mnist_for_quality(args, quick_subset: int):
+    """Real MNIST for a quality benchmark (a random ``quick_subset`` of each split with
+    ``--quick``). Quality numbers need the real data, so a full run without it stops with
+    :func:`pyroml.data.load_mnist`'s message; a ``--quick`` run, a smoke test of the script, falls
+    back to random images and says so."""
+    try:
+        return pyroml.data.load_mnist(args.data_dir, subset=quick_subset if args.quick else None)
+    except FileNotFoundError:
+        if not args.quick:
+            raise
+        print("MNIST not found: this --quick run uses random images (its numbers mean nothing)")
+        g = torch.Generator().manual_seed(0)
+        return tuple(pyroml.data.Dataset(torch.rand(n, 1, 28, 28, generator=g), torch.randint(10, (n,), generator=g))
+                     for n in (quick_subset, min(quick_subset, 2000)))
+
+
 def timed(fn):
     """``(fn(), seconds it took)``."""
     t0 = time.perf_counter()
