@@ -40,9 +40,14 @@ def synthetic_mnist(args, n_train: Optional[int], n_test: Optional[int]):
         te = test.x if n_test is None else test.x[torch.randperm(len(test), generator=g)[:n_test]]
         return tr, te
     except FileNotFoundError:
-        g = torch.Generator().manual_seed(0)
-        return (torch.rand(n_train or 60000, 1, 28, 28, generator=g),
-                torch.rand(n_test or 10000, 1, 28, 28, generator=g))
+        return tuple(d.x for d in _random_images(n_train or 60000, n_test or 10000))
+
+
+def _random_images(*sizes: int):
+    """Seeded uniform images of MNIST's shape with random labels, one Dataset per size."""
+    g = torch.Generator().manual_seed(0)
+    return tuple(pyroml.data.Dataset(torch.rand(n, 1, 28, 28, generator=g), torch.randint(10, (n,), generator=g))
+                 for n in sizes)
 
 
 def mnist_for_quality(args, quick_subset: int):
@@ -56,9 +61,7 @@ def mnist_for_quality(args, quick_subset: int):
         if not args.quick:
             raise
         print("MNIST not found: this --quick run uses random images (its numbers mean nothing)")
-        g = torch.Generator().manual_seed(0)
-        return tuple(pyroml.data.Dataset(torch.rand(n, 1, 28, 28, generator=g), torch.randint(10, (n,), generator=g))
-                     for n in (quick_subset, min(quick_subset, 2000)))
+        return _random_images(quick_subset, min(quick_subset, 2000))
 
 
 def timed(fn):
