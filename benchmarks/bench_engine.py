@@ -96,7 +96,7 @@ def run(name: str, train: torch.Tensor, test: torch.Tensor, rounds: int, block: 
         "ratio_vs_fused": statistics.median(p / q for p, q in zip(t_pyro, t_fused)),
         "plain_test_elbo": plain_test_elbo(plain_model, test),
         "plain_fused_test_elbo": plain_test_elbo(fused_model, test),
-        "pyroml_test_elbo": pyroml.train.elbo_per_example(pyro_model, test),
+        "pyroml_test_elbo": pyroml.infer.elbo_per_example(pyro_model, test),
     }
 
 

@@ -19,7 +19,7 @@ import torch
 
 import pyroml
 from common import add_args, timed, out_path, machine_info, print_table, synthetic_mnist, write_result
-from pyroml.evaluate import iwae_bound
+from pyroml.evaluation import iwae_bound
 
 
 @torch.no_grad()

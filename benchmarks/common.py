@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 
 import pyroml
-from pyroml.checkpoint import write_json
+from pyroml.io import write_json
 
 
 def add_args(p: argparse.ArgumentParser) -> None:

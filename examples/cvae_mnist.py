@@ -17,8 +17,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pyroml  # noqa: E402
-from pyroml.experiment import add_common_args, train_and_report  # noqa: E402
+import pyroml
+from pyroml.cli.common import add_common_args
+from pyroml.cli.experiment import train_and_report
 
 
 def main(args):

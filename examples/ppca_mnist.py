@@ -14,8 +14,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pyroml  # noqa: E402
-from pyroml.experiment import add_common_args, load_data, train_and_report  # noqa: E402
+import pyroml
+from pyroml.cli.common import add_common_args
+from pyroml.cli.experiment import load_data, train_and_report
 
 
 def main(args):

@@ -1,32 +1,44 @@
 """The protocol every pyroml density model meets.
 
-A density model is one :class:`~pyro.nn.PyroModule` holding a Pyro
-``model(x)`` / ``guide(x)`` pair over the same latent sites. Examples enter
-through ``pyro.plate("data", N, dim=-1)``; the training engine scales every
-site inside that plate by ``N_total / N`` so that a mini-batch loss estimates
-the full-data negative ELBO, and the evaluator places a particle plate at
-``dim=-2`` to draw importance samples in parallel.
+:class:`DensityModel` extends the engine's :class:`~pyroml.infer.SVIModule` (a model/guide pair,
+its ELBO, and the engine's hooks) with what the evaluator and the plots need. A density model is one
+:class:`~pyro.nn.PyroModule` holding a Pyro ``model(x)`` / ``guide(x)`` pair over the same latent
+sites. Examples enter through ``pyro.plate("data", N, dim=-1)``; the engine scales every site
+inside that plate by ``N_total / N`` so that a mini-batch loss estimates the full-data negative
+ELBO, and the evaluator places a particle plate at ``dim=-2`` to draw importance samples in
+parallel.
 
-Parameters are ordinary ``torch.nn.Parameter`` attributes of the module: they
-never enter Pyro's global parameter store, so two models in one process never
-share weights and ``state_dict()`` captures a model whole.
+Parameters are ordinary ``torch.nn.Parameter`` attributes of the module: they never enter Pyro's
+global parameter store, so two models in one process never share weights and ``state_dict()``
+captures a model whole.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Dict, Tuple
+from typing import Any, ClassVar, Dict, Sequence, Tuple
 
 import torch
-from pyro.infer import ELBO, Trace_ELBO
 from pyro.nn import PyroModule
 
-__all__ = ["DensityModel", "check_images"]
+from pyroml._validation import check_int, check_sizes
+from pyroml.infer.module import SVIModule
+
+__all__ = ["SVIModule", "DensityModel", "check_examples", "check_latent_dim", "as_event_shape", "MNIST_SHAPE"]
+
+#: the event shape of one MNIST image, every density model's default
+MNIST_SHAPE: Tuple[int, ...] = (1, 28, 28)
 
 
-def check_images(
-    x: Any, event_shape: Tuple[int, ...], unit_interval: bool, what: str = "x"
-) -> torch.Tensor:
+def as_event_shape(shape: Sequence[int]) -> Tuple[int, ...]:
+    """``shape`` (e.g. ``(1, 28, 28)`` or ``(5,)``) as a tuple of positive ints.
+
+    :raises ValueError: for an empty shape or a non-positive size.
+    """
+    return check_sizes("event_shape", shape)
+
+
+def check_examples(x: Any, event_shape: Tuple[int, ...], unit_interval: bool, what: str = "x") -> torch.Tensor:
     """Validate a batch of examples before any work starts.
 
     :param x: examples, expected of shape ``(N,) + event_shape``.
@@ -63,39 +75,31 @@ def check_images(
     return x
 
 
-class DensityModel(PyroModule):
+class DensityModel(PyroModule, SVIModule):
     """Base class of pyroml's density models.
 
-    Subclasses implement :meth:`model`, :meth:`guide`, :meth:`encode`,
-    :meth:`decode`, :meth:`reconstruct` and :meth:`sample`, and, where
-    :math:`\\log p(x)` is tractable, :meth:`log_likelihood`.
+    Subclasses implement :meth:`model`, :meth:`guide`, :meth:`encode`, :meth:`decode`,
+    :meth:`reconstruct` and :meth:`sample`, and, where :math:`\\log p(x)` is tractable,
+    :meth:`log_likelihood`.
 
-    Constructor arguments are stored as attributes of the same name
-    (scikit-learn's convention), so :meth:`get_config` can rebuild the model.
+    Constructor arguments are stored as attributes of the same name (scikit-learn's
+    convention), so :meth:`get_config` can rebuild the model; ``event_shape`` (the shape of
+    one example) is one of them.
     """
 
-    #: shape of one example
-    event_shape: Tuple[int, ...] = (1, 28, 28)
     #: whether the likelihood needs data in [0, 1]
-    unit_interval: bool = False
+    unit_interval: ClassVar[bool] = False
     #: whether :meth:`log_likelihood` is exact (else the evaluator uses an importance-weighted bound)
-    has_exact_log_likelihood: bool = False
-    #: training settings the examples, the CLI and ``compare`` use by default for this model
-    fit_defaults: Dict[str, Any] = {"epochs": 25, "batch_size": 128, "lr": 1e-3, "lr_schedule": None}
+    has_exact_log_likelihood: ClassVar[bool] = False
 
-    # ---- the Pyro programs -------------------------------------------------
-    def model(self, x: torch.Tensor) -> None:
-        """Generative program :math:`p(z) p(x \\mid z)` with ``x`` of shape ``(N,) + event_shape``."""
-        raise NotImplementedError
+    def __init__(self, event_shape: Sequence[int] = MNIST_SHAPE) -> None:
+        super().__init__()
+        self.event_shape: Tuple[int, ...] = as_event_shape(event_shape)
 
-    def guide(self, x: torch.Tensor) -> None:
-        """Variational program :math:`q(z \\mid x)` over the latent sites of :meth:`model`."""
-        raise NotImplementedError
-
-    def elbo(self, num_particles: int = 1) -> ELBO:
-        """The ELBO object SVI uses for this model (``Trace_ELBO`` unless overridden)."""
-        return Trace_ELBO(num_particles=num_particles, vectorize_particles=num_particles > 1,
-                          max_plate_nesting=1)
+    @property
+    def n_features(self) -> int:
+        """:math:`D`, the number of values in one example."""
+        return int(torch.Size(self.event_shape).numel())
 
     # ---- projections -------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -122,19 +126,30 @@ class DensityModel(PyroModule):
         )
 
     # ---- input checks and configuration -------------------------------------
-    def check_input(self, x: Any, what: str = "x") -> torch.Tensor:
-        """Validate examples for this model; see :func:`check_images`."""
-        return check_images(x, self.event_shape, self.unit_interval, what)
+    def check_input(self, *data: Any, what: str = "x") -> None:
+        """Validate examples for this model; see :func:`check_examples`."""
+        check_examples(data[0], self.event_shape, self.unit_interval, what)
 
     def get_config(self) -> Dict[str, Any]:
-        """Constructor arguments, enough to rebuild an untrained copy: ``type(m)(**m.get_config())``."""
+        """Constructor arguments, enough to rebuild an untrained copy: ``type(m)(**m.get_config())``;
+        JSON-ready (tuples as lists), as checkpoints and run settings store them."""
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {n: getattr(self, n) for n in names}
+        return {n: _jsonable(getattr(self, n)) for n in names}
 
     @property
     def device(self) -> torch.device:
+        """The device of the parameters (CPU for a model without any)."""
         p = next(self.parameters(), None)
         return p.device if p is not None else torch.device("cpu")
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+
+
+def _jsonable(value: Any) -> Any:
+    return [_jsonable(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def check_latent_dim(latent_dim: Any) -> int:
+    """The latent dimension as a positive int (the check every latent-variable model shares)."""
+    return check_int("latent_dim", latent_dim, 1)

@@ -15,7 +15,7 @@ the exact marginal log-likelihood :math:`\\log \\sum_k \\pi_k \\mathcal N(x_n; \
 The variance floor :math:`v_{\\min}` (default 0.01, a standard deviation of 0.1 on [0, 1]
 pixels) keeps pixels that are constant in the training data (MNIST's border) from collapsing
 to zero variance, which sends the likelihood to infinity on the training set and to minus
-infinity on test pixels that differ (the study's −1.07e7 nats per image). The floor is **hard**,
+infinity on test pixels that differ (docs/comparison.md). The floor is **hard**,
 as in a floored EM's M-step: :meth:`GMM.project_parameters`, which :func:`pyroml.fit` calls after
 every optimiser step, clamps :math:`s \\ge \\log v_{\\min}`, so that a variance the data push
 below the floor sits on it exactly and leaves it as soon as the gradient turns. (A soft floor such
@@ -33,18 +33,21 @@ K x B x D tensor.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List
+from typing import Any, ClassVar, Dict, List, Sequence
 
 import pyro
 import pyro.distributions as dist
 import torch
-from matplotlib.figure import Figure
 from pyro.infer import ELBO, TraceEnum_ELBO
 from torch import nn
 from torch.distributions import constraints
 from torch.nn import functional as F
 
-from pyroml.models.base import DensityModel
+from pyroml._validation import check_int, check_positive
+from pyroml.io.registry import register_model
+from pyroml.models.base import MNIST_SHAPE, DensityModel
+
+_EMPTY = torch.Size()
 
 __all__ = ["GMM", "component_log_density"]
 
@@ -70,7 +73,7 @@ class _GivenComponent(dist.TorchDistribution):
     """:math:`p(x \\mid k)` for a (possibly enumerated) assignment tensor ``k``; ``log_prob``
     computes the (B, K) table once by matrix products and gathers the entries ``k`` asks for."""
 
-    arg_constraints: Dict[str, constraints.Constraint] = {}
+    arg_constraints: ClassVar[Dict[str, constraints.Constraint]] = {}
     support = constraints.real_vector
 
     def __init__(self, k: torch.Tensor, means: torch.Tensor, variances: torch.Tensor):
@@ -86,32 +89,29 @@ class _GivenComponent(dist.TorchDistribution):
         k = self.k.expand(shape).reshape(-1, shape[-1])                       # (..., B) -> (M, B)
         return table.gather(0, k).reshape(shape)
 
-    def sample(self, sample_shape=torch.Size()):
+    def sample(self, sample_shape: Any = _EMPTY) -> torch.Tensor:
         with torch.no_grad():
             loc = self.means[self.k]
             return loc + self.variances[self.k].sqrt() * torch.randn(sample_shape + loc.shape, device=loc.device)
 
 
+@register_model("gmm")
 class GMM(DensityModel):
     """Mixture of K diagonal Gaussians over flattened images, assignments enumerated.
 
     :param int n_components: K.
     :param float var_floor: lower bound :math:`v_{\\min}` of every variance (pixels on [0, 1]).
+    :param event_shape: the shape of one example (default MNIST's ``(1, 28, 28)``).
     """
 
     has_exact_log_likelihood = True
-    fit_defaults: Dict[str, Any] = {"epochs": 50, "batch_size": 2000, "lr": 0.1, "lr_schedule": "cosine"}
+    fit_defaults: ClassVar[Dict[str, Any]] = {"epochs": 50, "batch_size": 2000, "lr": 0.1, "lr_schedule": "cosine"}
 
-    def __init__(self, n_components: int = 10, var_floor: float = 0.01):
-        super().__init__()
-        if not isinstance(n_components, int) or n_components < 1:
-            raise ValueError(f"n_components must be a positive integer, got {n_components!r}")
-        if not (isinstance(var_floor, (int, float)) and var_floor > 0):
-            raise ValueError(f"var_floor must be a positive number (a variance on the [0, 1] pixel scale), "
-                             f"got {var_floor!r}")
-        self.n_components = n_components
-        self.var_floor = float(var_floor)
-        d = int(torch.Size(self.event_shape).numel())
+    def __init__(self, n_components: int = 10, var_floor: float = 0.01, event_shape: Sequence[int] = MNIST_SHAPE):
+        super().__init__(event_shape)
+        self.n_components = check_int("n_components", n_components, 1)
+        self.var_floor = check_positive("var_floor", var_floor)
+        d = self.n_features
         self.logits = nn.Parameter(torch.zeros(n_components))
         self.means = nn.Parameter(0.5 + 0.01 * torch.randn(n_components, d))
         self.log_var = nn.Parameter(torch.zeros(n_components, d))
@@ -144,7 +144,10 @@ class GMM(DensityModel):
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor, max_points: int = 20000) -> None:
         """k-means++ picks (Arthur & Vassilvitskii, 2007) from up to ``max_points`` examples for the
-        means; every variance at the pooled pixel variance (or the floor, if above it); equal weights."""
+        means; every variance at the pooled feature variance (or the floor, if above it); equal weights.
+        Once: a model that is initialised already is left as it is."""
+        if bool(self.initialized):
+            return
         flat = x.reshape(x.shape[0], -1)
         if flat.shape[0] > max_points:
             flat = flat[torch.randperm(flat.shape[0], device=flat.device)[:max_points]]
@@ -152,11 +155,11 @@ class GMM(DensityModel):
             raise ValueError(f"need at least n_components={self.n_components} examples to initialise, "
                              f"got {flat.shape[0]}")
         sq = (flat * flat).sum(-1)
-        centres = [flat[torch.randint(flat.shape[0], ()).item()]]
+        centres = [flat[int(torch.randint(flat.shape[0], ()))]]
         d2 = (sq - 2 * flat @ centres[0] + centres[0] @ centres[0]).clamp_min(0)
         for _ in range(1, self.n_components):
             probs = d2 / d2.sum() if float(d2.sum()) > 0 else torch.full_like(d2, 1.0 / d2.numel())
-            c = flat[torch.multinomial(probs, 1).item()]
+            c = flat[int(torch.multinomial(probs, 1))]
             centres.append(c)
             d2 = torch.minimum(d2, (sq - 2 * flat @ c + c @ c).clamp_min(0))
         self.means.copy_(torch.stack(centres))
@@ -203,8 +206,8 @@ class GMM(DensityModel):
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Component means: ``z`` either integer component indices of any shape (result
-        ``z.shape + (1, 28, 28)``) or weights of shape ``(..., K)`` (one-hot: a component mean;
-        result ``(..., 1, 28, 28)``)."""
+        ``z.shape + event_shape``) or weights of shape ``(..., K)`` (one-hot: a component mean;
+        result ``(...) + event_shape``)."""
         if not z.is_floating_point():
             return self.means[z].reshape(z.shape + self.event_shape)
         return (z @ self.means).reshape(z.shape[:-1] + self.event_shape)
@@ -218,7 +221,7 @@ class GMM(DensityModel):
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
-        """Means of the components of ``n`` draws :math:`k \\sim \\pi`, shape ``(n, 1, 28, 28)``."""
+        """Means of the components of ``n`` draws :math:`k \\sim \\pi`, shape ``(n,) + event_shape``."""
         k = dist.Categorical(logits=self.logits).sample((n,))
         return self.means[k].reshape((n,) + self.event_shape)
 
@@ -226,14 +229,3 @@ class GMM(DensityModel):
     def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
         """Exact :math:`\\log \\sum_k \\pi_k \\mathcal N(x; \\mu_k, v_k)`, shape ``(N,)``."""
         return torch.logsumexp(self._log_joint(x), -1)
-
-    def figures(self, test) -> Dict[str, Figure]:
-        """The component means, sorted by weight, with their weights."""
-        from pyroml.plots import image_grid
-        w = torch.softmax(self.logits.detach(), -1)
-        order = w.argsort(descending=True)
-        fig = image_grid(self.means.detach()[order].clamp(0, 1).reshape((-1,) + self.event_shape),
-                         nrow=min(10, self.n_components),
-                         title="GMM component means (by weight: " +
-                               ", ".join(f"{float(v):.2f}" for v in w[order][:10]) + ")")
-        return {"component_means": fig}

@@ -8,7 +8,7 @@ on this to push ``(K, B, d)`` importance samples through a decoder at once.
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -19,7 +19,7 @@ __all__ = ["MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder", "mlp"]
 
 def mlp(sizes: Sequence[int], final_activation: bool = False) -> nn.Sequential:
     """Linear layers of the given sizes with ReLU between them."""
-    layers = []
+    layers: List[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2 or final_activation:
@@ -70,7 +70,7 @@ class ConvEncoder(nn.Module):
     """Two (or more) 3x3 stride-2 convolutions, optional dense ReLU layers ``hidden``,
     Gaussian heads.
 
-    With the defaults (the study's network): ``1 -> 16 -> 32`` channels,
+    With the defaults: ``1 -> 16 -> 32`` channels,
     28x28 -> 14x14 -> 7x7, then linear heads from ``32 * 7 * 7``.
     """
 
@@ -110,7 +110,7 @@ class ConvDecoder(nn.Module):
         flat = channels[-1] * h * w
         self.dense = mlp([latent_dim, *hidden, flat], final_activation=True)
         rev = list(channels[::-1]) + [c]
-        layers = []
+        layers: List[nn.Module] = []
         for i, (c_in, c_out) in enumerate(zip(rev[:-1], rev[1:])):
             layers.append(nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1))
             if i < len(rev) - 2:

@@ -1,6 +1,6 @@
 """Probabilistic PCA (Tipping & Bishop, 1999) as a Pyro model/guide pair.
 
-Generative model, for each image :math:`x_n \\in \\mathbb R^D` (pixels on [0, 1], D = 784):
+Generative model, for each example :math:`x_n \\in \\mathbb R^D`:
 
 .. math::
 
@@ -25,7 +25,7 @@ Gaussian marginal with the Woodbury identity in :math:`O(D q^2)` per image.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List
+from typing import Any, ClassVar, Dict, List, NamedTuple, Sequence
 
 import pyro
 import pyro.distributions as dist
@@ -33,30 +33,39 @@ import torch
 from pyro.infer import ELBO, Trace_ELBO
 from torch import nn
 
-from pyroml.models.base import DensityModel
+from pyroml.io.registry import register_model
+from pyroml.models.base import MNIST_SHAPE, DensityModel, check_latent_dim
 
 __all__ = ["PPCA"]
 
 
+class _Posterior(NamedTuple):
+    """:math:`q(z \\mid x)`: ``loc`` of shape ``(N, q)``, ``scale_tril`` of shape ``(q, q)``."""
+
+    loc: torch.Tensor
+    scale_tril: torch.Tensor
+
+
+@register_model("ppca")
 class PPCA(DensityModel):
     """Probabilistic PCA with q latent dimensions.
 
     Parameters: the loading matrix :math:`W` (D x q), the mean :math:`\\mu` (D) and the noise
     scale :math:`\\sigma` (stored as :math:`\\log\\sigma`). They are initialised from the data at
-    the first :func:`pyroml.fit` (:meth:`init_from_data`): :math:`\\mu` at the pixel means,
-    :math:`\\sigma` at the overall pixel standard deviation, :math:`W` small and random.
+    the first :func:`pyroml.fit` (:meth:`init_from_data`): :math:`\\mu` at the feature means,
+    :math:`\\sigma` at the overall feature standard deviation, :math:`W` small and random.
 
-    :param int latent_dim: q (the study: 2).
+    :param int latent_dim: q, smaller than D.
+    :param event_shape: the shape of one example (default MNIST's ``(1, 28, 28)``).
     """
 
     has_exact_log_likelihood = True
-    fit_defaults: Dict[str, Any] = {"epochs": 10, "batch_size": 1000, "lr": 0.02, "lr_schedule": "cosine"}
+    fit_defaults: ClassVar[Dict[str, Any]] = {"epochs": 10, "batch_size": 1000, "lr": 0.02, "lr_schedule": "cosine"}
 
-    def __init__(self, latent_dim: int = 2):
-        super().__init__()
-        if not isinstance(latent_dim, int) or latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
-        d = int(torch.Size(self.event_shape).numel())
+    def __init__(self, latent_dim: int = 2, event_shape: Sequence[int] = MNIST_SHAPE):
+        super().__init__(event_shape)
+        latent_dim = check_latent_dim(latent_dim)
+        d = self.n_features
         if latent_dim >= d:
             raise ValueError(f"latent_dim must be smaller than the data dimension {d}, got {latent_dim}")
         self.latent_dim = latent_dim
@@ -68,7 +77,10 @@ class PPCA(DensityModel):
     # ---- data-dependent initialisation and optimiser groups ---------------------------
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
-        """Mean at the pixel means, :math:`\\sigma` at the pixel standard deviation."""
+        """Mean at the feature means, :math:`\\sigma` at the root mean feature variance (once:
+        a model that is initialised already is left as it is)."""
+        if bool(self.initialized):
+            return
         flat = x.reshape(x.shape[0], -1)
         self.mu.copy_(flat.mean(0))
         self.log_sigma.fill_(float(flat.std(0).pow(2).mean().sqrt().clamp_min(1e-3).log()))
@@ -85,8 +97,8 @@ class PPCA(DensityModel):
         return Trace_ELBO(num_particles=num_particles, vectorize_particles=num_particles > 1,
                           max_plate_nesting=1)
 
-    def _posterior(self, x: torch.Tensor):
-        """Posterior mean ``(N, q)`` and scale_tril ``(q, q)`` of z given x."""
+    def _posterior(self, x: torch.Tensor) -> _Posterior:
+        """The exact posterior of z given x (mean ``(N, q)``, scale_tril ``(q, q)``)."""
         sigma2 = (2 * self.log_sigma).exp()
         M = self.W.T @ self.W + sigma2 * torch.eye(self.latent_dim, dtype=x.dtype, device=x.device)
         L = torch.linalg.cholesky(M)
@@ -94,7 +106,7 @@ class PPCA(DensityModel):
         loc = torch.cholesky_solve((centred @ self.W).T, L).T
         # Cov = sigma^2 M^{-1}: scale_tril = sigma * L^{-T} made lower-triangular via Cholesky
         cov = sigma2 * torch.cholesky_inverse(L)
-        return loc, torch.linalg.cholesky(cov)
+        return _Posterior(loc, torch.linalg.cholesky(cov))
 
     def model(self, x: torch.Tensor) -> None:
         """:math:`z \\sim \\mathcal N(0, I_q)`, :math:`x \\mid z \\sim \\mathcal N(Wz + \\mu, \\sigma^2 I)`."""
@@ -114,11 +126,11 @@ class PPCA(DensityModel):
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior mean :math:`M^{-1} W^\\top (x - \\mu)`, shape ``(N, q)``."""
-        return self._posterior(x)[0]
+        return self._posterior(x).loc
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """:math:`W z + \\mu`, shape ``z.shape[:-1] + (1, 28, 28)``."""
+        """:math:`W z + \\mu`, shape ``z.shape[:-1] + event_shape``."""
         return (z @ self.W.T + self.mu).reshape(z.shape[:-1] + self.event_shape)
 
     @torch.no_grad()
@@ -130,7 +142,7 @@ class PPCA(DensityModel):
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
-        """Means :math:`W z + \\mu` of p(x given z) for ``n`` prior draws, ``(n, 1, 28, 28)``."""
+        """Means :math:`W z + \\mu` of p(x given z) for ``n`` prior draws, ``(n,) + event_shape``."""
         return self.decode(torch.randn(n, self.latent_dim, device=self.device))
 
     @torch.no_grad()
@@ -143,14 +155,14 @@ class PPCA(DensityModel):
     # ---- the closed-form maximum-likelihood solution ------------------------------------
     @classmethod
     @torch.no_grad()
-    def closed_form(cls, x: torch.Tensor, latent_dim: int = 2) -> "PPCA":
-        """Tipping & Bishop's maximum-likelihood PPCA of ``x`` (shape ``(N, 1, 28, 28)``):
+    def closed_form(cls, x: torch.Tensor, latent_dim: int = 2) -> PPCA:
+        """Tipping & Bishop's maximum-likelihood PPCA of ``x`` (shape ``(N,) + event_shape``):
 
         :math:`\\mu = \\bar x`, :math:`\\sigma^2 = \\frac{1}{D-q}\\sum_{j>q} \\lambda_j`,
         :math:`W = U_q (\\Lambda_q - \\sigma^2 I)^{1/2}` from the eigendecomposition of the
         sample covariance (computed in float64).
         """
-        model = cls(latent_dim)
+        model = cls(latent_dim, event_shape=tuple(x.shape[1:]))
         flat = x.reshape(x.shape[0], -1).double()
         mean = flat.mean(0)
         centred = flat - mean

@@ -1,5 +1,4 @@
-"""Data: MNIST through torchvision, a small labelled-tensor container, and the
-data-directory convention.
+"""Where examples come from: MNIST through torchvision, and the data-directory convention.
 
 The data directory is resolved in this order: the ``root`` argument, the
 environment variable ``$PYROML_DATA_DIR``, then ``./data``. Inside it MNIST
@@ -9,13 +8,14 @@ lives in torchvision's layout, ``<root>/MNIST/raw/*-ubyte``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
 import torch
 
-__all__ = ["Dataset", "load_mnist", "data_dir", "MNIST_FILES", "ENV_VAR"]
+from pyroml.data.datasets import Dataset
+
+__all__ = ["load_mnist", "data_dir", "MNIST_FILES", "ENV_VAR"]
 
 ENV_VAR = "PYROML_DATA_DIR"
 MNIST_FILES = (
@@ -24,49 +24,6 @@ MNIST_FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
-
-
-@dataclass
-class Dataset:
-    """Examples with optional labels.
-
-    :param Tensor x: the examples, of shape ``(N, ...)`` (MNIST: ``(N, 1, 28, 28)``
-        float32 in [0, 1]).
-    :param Tensor y: integer labels of shape ``(N,)``, or ``None``.
-    """
-
-    x: torch.Tensor
-    y: Optional[torch.Tensor] = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.x, torch.Tensor):
-            raise TypeError(f"Dataset.x must be a torch.Tensor, got {type(self.x).__name__}")
-        if self.x.dim() < 1:
-            raise ValueError("Dataset.x must have a leading example dimension, got a scalar")
-        if self.y is not None:
-            if not isinstance(self.y, torch.Tensor):
-                self.y = torch.as_tensor(self.y)
-            if self.y.shape[:1] != self.x.shape[:1]:
-                raise ValueError(
-                    f"labels and examples differ in length: x has {self.x.shape[0]} examples, "
-                    f"y has {self.y.shape[0] if self.y.dim() else 0} labels; pass one label per example"
-                )
-
-    def __len__(self) -> int:
-        return self.x.shape[0]
-
-    def __getitem__(self, index) -> "Dataset":
-        return Dataset(self.x[index], None if self.y is None else self.y[index])
-
-    def subset(self, n: int, seed: int = 0) -> "Dataset":
-        """A random subset of ``n`` examples (all of them if ``n >= len(self)``)."""
-        if n >= len(self):
-            return self
-        g = torch.Generator().manual_seed(seed)
-        return self[torch.randperm(len(self), generator=g)[:n]]
-
-    def to(self, device: Union[str, torch.device]) -> "Dataset":
-        return Dataset(self.x.to(device), None if self.y is None else self.y.to(device))
 
 
 def data_dir(root: Optional[Union[str, os.PathLike]] = None) -> Path:

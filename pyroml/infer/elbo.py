@@ -1,6 +1,6 @@
-"""A leaner mean-field ELBO for the engine's hot loop.
+"""A leaner mean-field ELBO for the engine's hot loop, and the ELBO of a dataset.
 
-:class:`MeanField_ELBO` computes exactly what :class:`pyro.infer.TraceMeanField_ELBO`
+:class:`LeanTraceMeanField_ELBO` computes exactly what :class:`pyro.infer.TraceMeanField_ELBO`
 computes for a single particle,
 
 .. math::
@@ -21,6 +21,9 @@ validation on). Anything outside its scope — several particles, a guide site w
 
 from __future__ import annotations
 
+from typing import Any
+
+import pyro
 import torch
 from pyro import poutine
 from pyro.distributions.kl import kl_divergence
@@ -29,19 +32,21 @@ from pyro.infer import TraceMeanField_ELBO
 from pyro.infer.util import is_validation_enabled
 from pyro.poutine.subsample_messenger import _Subsample
 
-__all__ = ["MeanField_ELBO"]
+from pyroml.data.datasets import Data, as_tensors
+
+__all__ = ["LeanTraceMeanField_ELBO", "elbo_per_example"]
 
 
-class MeanField_ELBO(TraceMeanField_ELBO):
+class LeanTraceMeanField_ELBO(TraceMeanField_ELBO):
     """Drop-in :class:`~pyro.infer.TraceMeanField_ELBO` with a lean single-particle
     ``differentiable_loss`` (same value, same gradients; see the module docstring)."""
 
-    def differentiable_loss(self, model, guide, *args, **kwargs) -> torch.Tensor:
+    def differentiable_loss(self, model: Any, guide: Any, *args: Any, **kwargs: Any) -> torch.Tensor:
         if self.num_particles != 1 or is_validation_enabled():
             return super().differentiable_loss(model, guide, *args, **kwargs)
         guide_tr = poutine.trace(guide).get_trace(*args, **kwargs)
         model_tr = poutine.trace(poutine.replay(model, trace=guide_tr)).get_trace(*args, **kwargs)
-        elbo = 0.0
+        elbo: Any = 0.0
         n_latent = 0
         for name, site in model_tr.nodes.items():
             if site["type"] != "sample" or isinstance(site["fn"], _Subsample):
@@ -66,3 +71,25 @@ class MeanField_ELBO(TraceMeanField_ELBO):
         if guide_latent != n_latent:  # auxiliary guide sites: let Pyro handle them
             return super().differentiable_loss(model, guide, *args, **kwargs)
         return -elbo
+
+
+@torch.no_grad()
+def elbo_per_example(model: Any, data: Data, num_particles: int = 1, batch_size: int = 2000) -> float:
+    """Mean ELBO per example (nats) of ``data`` under ``model.elbo(num_particles)``,
+
+    .. math:: \\frac1N \\sum_n \\mathbb{E}_q\\big[\\log p(x_n, z) - \\log q(z \\mid x_n)\\big],
+
+    in batches of ``batch_size`` examples (global terms, if any, counted once per batch).
+
+    :param model: an :class:`~pyroml.infer.SVIModule`.
+    :param data: tensors of first dimension N (see :func:`pyroml.data.as_tensors`).
+    """
+    tensors = as_tensors(data)
+    n = tensors[0].shape[0]
+    loss_fn = model.elbo(num_particles)
+    total = 0.0
+    with pyro.settings.context(module_local_params=True), pyro.validation_enabled(False):
+        for i in range(0, n, batch_size):
+            batch = [t[i: i + batch_size] for t in tensors]
+            total += float(loss_fn.loss(model.model, model.guide, *batch))
+    return -total / n

@@ -31,19 +31,20 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
+import pyro
 import torch
+from matplotlib.figure import Figure
 
 from pyroml import plots
-from pyroml.checkpoint import atomic_write, load, save, write_json
 from pyroml.data import Dataset, load_mnist
-from pyroml.evaluate import evaluate, iwae_bound
-from pyroml.experiment import save_figures, training_defaults
-from pyroml.models import MODELS
-from pyroml.train import History, fit
+from pyroml.evaluation import Report, bits_per_dim, dequantise, evaluate, iwae_bound
+from pyroml.infer import History, fit
+from pyroml.io import MODELS, load, save, write_json, write_text
+from pyroml.models import DensityModel
 
-__all__ = ["compare", "ENTRIES", "STUDY", "bits_per_dim", "dequantise"]
+__all__ = ["compare", "ENTRIES", "STUDY"]
 
 D = 784
 SHIFT_255 = D * math.log(255.0)     # 4344.35 nats: log-density on 0..255 pixels -> on [0, 1] pixels
@@ -76,37 +77,16 @@ def _study_on_unit_scale(name: str) -> Dict[str, Optional[float]]:
     if s is None:
         return {"study_elbo": None, "study_log_likelihood": None, "study_mse": None}
     shift, mse_div = (SHIFT_255, 255.0 ** 2) if s["scale"] == "0..255" else (0.0, 1.0)
-    conv = (lambda v, f: None if v is None else f(v))
+
+    def conv(v: Optional[float], f: Callable[[float], float]) -> Optional[float]:
+        return None if v is None else f(v)
     return {"study_elbo": conv(s["elbo"], lambda v: v + shift),
             "study_log_likelihood": conv(s["log_likelihood"], lambda v: v + shift),
             "study_mse": conv(s["mse"], lambda v: v / mse_div)}
 
 
-def dequantise(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """Uniformly dequantised 8-bit pixels :math:`u = (255 x + \\epsilon) / 256`,
-    :math:`\\epsilon \\sim U(0, 1)`, each in its own bin of (0, 1).
-
-    :param Tensor x: pixels on the [0, 1] scale (multiples of 1/255), any shape.
-    :param int seed: seed of the noise (the same ``u`` for every model).
-    :returns: a tensor shaped like ``x``.
-    """
-    g = torch.Generator().manual_seed(seed)
-    eps = torch.rand(x.shape, generator=g).to(x.device)
-    return ((x * 255.0).round() + eps) / 256.0
-
-
-def bits_per_dim(log_p: float, d: int = D) -> float:
-    """Bits per dimension of 8-bit data from the log-density of its dequantised version on
-    :math:`[0, 1]^d`: :math:`(-\\log p(u) + d \\ln 256) / (d \\ln 2)`.
-
-    :param float log_p: :math:`\\log p(u)` per image, nats (exact, or a lower bound giving an upper-bound bpd).
-    :param int d: dimensions per image (784 for MNIST).
-    """
-    return (-log_p + d * math.log(256.0)) / (d * math.log(2.0))
-
-
 @torch.no_grad()
-def _fair_log_density(model, u: torch.Tensor, k: int) -> Tuple[Optional[float], str]:
+def _fair_log_density(model: DensityModel, u: torch.Tensor, k: int) -> Tuple[Optional[float], str]:
     """Mean :math:`\\log p(u)` per image under ``model`` and how it was computed, or ``None``."""
     if model.has_exact_log_likelihood:
         return float(torch.cat([model.log_likelihood(u[i:i + 2000]) for i in range(0, len(u), 2000)]).mean()), "exact"
@@ -115,9 +95,9 @@ def _fair_log_density(model, u: torch.Tensor, k: int) -> Tuple[Optional[float], 
     return None, "not a density"
 
 
-def _settings(model, n_train: int, quick: bool, seed: int) -> Dict[str, Any]:
+def _settings(model: DensityModel, n_train: int, quick: bool, seed: int) -> Dict[str, Any]:
     """What a trained model in the output folder must have been trained with to be reused."""
-    d = training_defaults(model)
+    d = model.training_defaults()
     return {"epochs": 1 if quick else d["epochs"], "batch_size": d["batch_size"], "lr": d["lr"],
             "lr_schedule": d["lr_schedule"], "seed": seed, "n_train": n_train, "config": model.get_config()}
 
@@ -129,21 +109,29 @@ def _read_json(path: Path) -> Optional[Dict[str, Any]]:
         return None
 
 
+class _Trained(NamedTuple):
+    """A row's model, its training history, the training seconds, and whether it was loaded."""
+
+    model: DensityModel
+    history: History
+    seconds: Optional[float]
+    loaded: bool
+
+
 def _train_or_load(key: str, overrides: Dict[str, Any], folder: Path, train: Dataset, quick: bool,
-                   retrain: bool, seed: int, device: str, progress: bool):
+                   retrain: bool, seed: int, device: str, progress: bool) -> _Trained:
     """The model of ``folder/model.pt`` when ``folder/settings.json`` says it was trained with the
     settings asked for now; else train it (resuming ``folder/checkpoint.pt`` only under the same
-    settings). :returns: ``(model, history, training seconds, loaded)``."""
-    import pyro
+    settings)."""
     pyro.set_rng_seed(seed)
     model = MODELS[key](**overrides)
     settings = json.loads(json.dumps(_settings(model, len(train), quick, seed)))   # tuples -> lists
     path, settings_path = folder / "model.pt", folder / "settings.json"
     stored = _read_json(settings_path)
     same = stored is not None and {k: stored.get(k) for k in settings} == settings
-    if same and path.exists() and not retrain:
+    if stored is not None and same and path.exists() and not retrain:
         model = load(path, device=device)
-        return model, History.from_dict(model.history), stored.get("train_seconds"), True
+        return _Trained(model, History.from_dict(model.history), stored.get("train_seconds"), True)
     if not same and path.exists():
         path.unlink()                  # trained under other settings: never load it for these
     write_json(settings_path, settings)
@@ -154,7 +142,7 @@ def _train_or_load(key: str, overrides: Dict[str, Any], folder: Path, train: Dat
     seconds = time.perf_counter() - t0
     save(model, path, history)
     write_json(settings_path, {**settings, "train_seconds": seconds})
-    return model, history, seconds, False
+    return _Trained(model, history, seconds, False)
 
 
 def _fmt(v: Any, digits: int = 2, missing: str = "—") -> str:
@@ -189,7 +177,8 @@ def _markdown(rows: List[Dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n\n" + UNITS + "\n"
 
 
-def _figures(models: Dict[str, Any], test: Dataset, reports: Dict[str, Any], n: int = 10):
+def _figures(models: Dict[str, DensityModel], test: Dataset, reports: Dict[str, Report],
+             n: int = 10) -> Dict[str, Figure]:
     x = test.x[:n]
     torch.manual_seed(0)
     figs = {
@@ -208,7 +197,9 @@ def _figures(models: Dict[str, Any], test: Dataset, reports: Dict[str, Any], n: 
         figs["fig2_latent_grids"] = fig
         fig, axes = plots.panels(len(two_d), size=(5.5, 4.5), title="Figure 3: test-set latents by label")
         for ax, name in zip(axes, two_d):
-            plots.latent_scatter(reports[name].latents, reports[name].labels, title=name, ax=ax)
+            latents = reports[name].latents
+            if latents is not None:
+                plots.latent_scatter(latents, reports[name].labels, title=name, ax=ax)
         figs["fig3_latent_scatter"] = fig
     return figs
 
@@ -216,7 +207,7 @@ def _figures(models: Dict[str, Any], test: Dataset, reports: Dict[str, Any], n: 
 def compare(data_dir: Optional[str] = None, out: Optional[str] = None, *, quick: bool = False,
             retrain: bool = False, seed: int = 0, device: str = "cpu", iwae_k: int = 100,
             download: bool = True, progress: bool = True, models: Optional[List[str]] = None,
-            echo=print) -> Dict[str, Any]:
+            echo: Callable[[str], None] = print) -> Dict[str, Any]:
     """Train or load every model, evaluate, write Table 1 (md/csv/json) and Figures 1–4.
 
     :param data_dir: MNIST folder (default ``$PYROML_DATA_DIR``, else ``./data``).
@@ -241,12 +232,13 @@ def compare(data_dir: Optional[str] = None, out: Optional[str] = None, *, quick:
         echo(f"== {name}")
         model, history, seconds, loaded = _train_or_load(key, overrides, out_dir / folder, train, quick,
                                                          retrain, seed, device, progress)
+        d = model.n_features
         report = evaluate(model, test, iwae_k=iwae_k, seed=seed)
         echo(f"   {report}")
         log_pu, fair_method = _fair_log_density(model, u.to(model.device), iwae_k)
         row = {"model": name, **{k: v for k, v in report.to_dict().items() if k != "model"},
                "model_class": report.model,
-               "bits_per_dim": None if log_pu is None else bits_per_dim(log_pu),
+               "bits_per_dim": None if log_pu is None else bits_per_dim(log_pu, d),
                "log_density_dequantised": log_pu, "fair_method": fair_method,
                "train_seconds": seconds, "loaded": loaded, "epochs": len(history.train_elbo),
                **_study_on_unit_scale(name)}
@@ -254,13 +246,13 @@ def compare(data_dir: Optional[str] = None, out: Optional[str] = None, *, quick:
         if likelihood_is_study_kind(model):
             fitted[name], reports[name] = model, report
     table = _markdown(rows)
-    atomic_write(out_dir / "table.md", lambda tmp: Path(tmp).write_text(table))
+    write_text(out_dir / "table.md", table)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write(out_dir / "table.csv", lambda tmp: Path(tmp).write_text(buf.getvalue()))
-    save_figures(_figures(fitted, test, reports), out_dir, dpi=90)
+    write_text(out_dir / "table.csv", buf.getvalue())
+    plots.save_figures(_figures(fitted, test, reports), out_dir, dpi=90)
     total = time.perf_counter() - t_start
     write_json(out_dir / "table.json", {"rows": rows, "seconds": total, "quick": quick, "n_test": len(test),
                                         "units": UNITS})
@@ -269,6 +261,6 @@ def compare(data_dir: Optional[str] = None, out: Optional[str] = None, *, quick:
     return {"rows": rows, "seconds": total}
 
 
-def likelihood_is_study_kind(model) -> bool:
+def likelihood_is_study_kind(model: DensityModel) -> bool:
     """The study's four models go into the figures; the continuous-Bernoulli VAE only into the table."""
     return getattr(model, "likelihood", "bernoulli") != "continuous_bernoulli"

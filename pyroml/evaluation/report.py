@@ -20,20 +20,21 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 import pyro
 import torch
-from pyro import poutine
 
-from pyroml.checkpoint import write_json
-from pyroml.data import Dataset
-from pyroml.train import Data, as_tensors, elbo_per_example
+from pyroml._validation import check_int
+from pyroml.data.datasets import Data, Dataset, as_tensors
+from pyroml.evaluation.metrics import iwae_bound
+from pyroml.infer.elbo import elbo_per_example
+from pyroml.io.atomic import write_json
+from pyroml.models.base import DensityModel
 
-__all__ = ["evaluate", "Report", "iwae_log_weights", "iwae_bound"]
+__all__ = ["evaluate", "Report"]
 
 
 @dataclass
@@ -81,41 +82,8 @@ class Report:
 
 
 @torch.no_grad()
-def iwae_log_weights(model: torch.nn.Module, x: torch.Tensor, k: int) -> torch.Tensor:
-    """Log importance weights :math:`\\log p(x, z_k) - \\log q(z_k \\mid x)`, shape ``(K, N)``.
-
-    Generic over any model/guide pair whose per-example sites live in
-    ``pyro.plate("data", N, dim=-1)`` (no enumerated sites).
-    """
-    # inputs are validated once up front (check_input); per-site argument checks would cost
-    # more than a tenth of the bound's time
-    with pyro.settings.context(module_local_params=True), pyro.validation_enabled(False), \
-            pyro.plate("particles", k, dim=-2):
-        guide_tr = poutine.trace(model.guide).get_trace(x)
-        model_tr = poutine.trace(poutine.replay(model.model, trace=guide_tr)).get_trace(x)
-    logw = x.new_zeros(k, x.shape[0])
-    for tr, sign in ((model_tr, 1.0), (guide_tr, -1.0)):
-        tr.compute_log_prob()
-        for site in tr.nodes.values():
-            if site["type"] == "sample":
-                logw = logw + sign * site["log_prob"]
-    return logw
-
-
-@torch.no_grad()
-def iwae_bound(model: torch.nn.Module, x: torch.Tensor, k: int = 100,
-               max_samples_per_batch: int = 8192) -> torch.Tensor:
-    """Per-example IWAE bound :math:`\\mathcal{L}_K(x)`, shape ``(N,)``, in batches of
-    ``max_samples_per_batch // K`` examples."""
-    b = max(1, max_samples_per_batch // k)
-    out = [torch.logsumexp(iwae_log_weights(model, x[i: i + b], k), dim=0) - math.log(k)
-           for i in range(0, x.shape[0], b)]
-    return torch.cat(out)
-
-
-@torch.no_grad()
 def evaluate(
-    model: torch.nn.Module,
+    model: DensityModel,
     data: Data,
     *,
     elbo_particles: int = 1,
@@ -135,6 +103,10 @@ def evaluate(
     :param int seed: seeds the Monte Carlo estimates.
     :returns: a :class:`Report`.
     """
+    check_int("elbo_particles", elbo_particles, 1)
+    check_int("batch_size", batch_size, 1)
+    if iwae_k is not None:
+        check_int("iwae_k", iwae_k, 0)
     x = as_tensors(data)[0]
     labels = data.y if isinstance(data, Dataset) else None
     model.check_input(x, what="evaluation data")
@@ -152,6 +124,9 @@ def evaluate(
         sq_mean += float(((model.reconstruct(xb) - xb) ** 2).sum())
         sq_sample += float(((model.reconstruct(xb, sample=True) - xb) ** 2).sum())
         latents.append(model.encode(xb).cpu())
+    ll: Optional[torch.Tensor]
+    method: Optional[str]
+    k: Optional[int]
     if model.has_exact_log_likelihood:
         ll = torch.cat([model.log_likelihood(x[i: i + batch_size]) for i in range(0, n, batch_size)])
         method, k = "exact", None

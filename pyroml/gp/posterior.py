@@ -1,0 +1,215 @@
+"""Hyperparameter posteriors of a :class:`~pyroml.gp.GP` (NUTS, MAP) and what they give.
+
+A :class:`Posterior` holds samples :math:`\\theta_s`, :math:`s = 1..S`, of the hyperparameters;
+its predictive averages the GP's Gaussian conditional over them (law of total variance):
+
+.. math::
+
+    \\mathbb E[y_* \\mid D] = \\tfrac1S \\sum_s m_s(x_*), \\qquad
+    \\mathrm{Var}[y_* \\mid D] = \\tfrac1S \\sum_s \\big(v_s(x_*) + \\sigma_n^2\\big)
+      + \\mathrm{Var}_s\\big[m_s(x_*)\\big].
+
+:func:`sample_nuts` runs Pyro's ``NUTS`` kernel chain by chain through :func:`run_chain` on the
+GP's potential (closed form where the priors allow, see :mod:`pyroml.gp.potential`);
+:func:`map_estimate` minimises the same potential by L-BFGS.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import pyro
+import torch
+from pyro.infer import NUTS
+from pyro.infer.mcmc.mcmc_kernel import MCMCKernel
+from pyro.ops.stats import effective_sample_size, split_gelman_rubin
+from tqdm.auto import tqdm
+
+from pyroml._validation import check_int
+from pyroml.gp.kernels import Hypers
+from pyroml.gp.potential import direct_gradients
+
+if TYPE_CHECKING:                                     # for annotations only: exact.py imports this module
+    from pyroml.gp.exact import GP
+
+__all__ = ["Posterior", "ChainResult", "run_chain", "sample_nuts", "map_estimate"]
+
+
+@dataclass
+class Posterior:
+    """Samples of the hyperparameter posterior and what can be done with them.
+
+    :ivar gp: the :class:`~pyroml.gp.GP` they belong to.
+    :ivar samples: hyperparameter name -> tensor of shape ``(S,)`` (all chains concatenated).
+    :ivar chains: hyperparameter name -> tensor of shape ``(C, S / C)`` (NUTS only).
+    :ivar diagnostics: ``"method"``, ``"seconds"`` and, for NUTS, ``"divergences"`` (count per
+        chain) and per hyperparameter ``{"r_hat", "ess", "mean", "std", "log_mean", "log_std"}``
+        (R-hat and ESS of the log value, from ``pyro.ops.stats``).
+    """
+
+    gp: GP
+    samples: Hypers
+    chains: Hypers = field(default_factory=dict)
+    diagnostics: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_samples(self) -> int:
+        """:math:`S`, the number of hyperparameter samples."""
+        return next(iter(self.samples.values())).shape[0]
+
+    def predict(self, X_new: torch.Tensor, noiseless: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Posterior predictive mean and variance at ``X_new`` (shape ``(M, d)`` or ``(M,)``),
+        Monte Carlo over the hyperparameter samples; each of shape ``(M,)``. See :meth:`GP.predict`."""
+        return self.gp.predict(X_new, self.samples, noiseless=noiseless)
+
+    def sample_functions(self, X_new: torch.Tensor, n: int = 1, generator: Optional[torch.Generator] = None
+                         ) -> torch.Tensor:
+        """``n`` joint draws of :math:`f_*` at ``X_new``, each under a hyperparameter sample drawn
+        at random from the posterior; shape ``(n, M)``."""
+        idx = torch.randint(self.num_samples, (n,), generator=generator)
+        return self.gp.sample_functions(X_new, {k: v[idx] for k, v in self.samples.items()}, generator=generator)
+
+    def summary(self) -> Dict[str, float]:
+        """A flat dict: ``<name>_mean``, ``_std`` and (NUTS) ``_r_hat``, ``_ess`` per hyperparameter,
+        ``divergences`` (total), ``seconds``."""
+        out: Dict[str, float] = {}
+        for h in self.gp.hyper_names:
+            d = self.diagnostics.get(h) or {"mean": float(self.samples[h].mean()), "std": float(self.samples[h].std())
+                                            if self.num_samples > 1 else 0.0}
+            out.update({f"{h}_{k}": v for k, v in d.items() if k in ("mean", "std", "r_hat", "ess")})
+        if "divergences" in self.diagnostics:
+            out["divergences"] = int(sum(self.diagnostics["divergences"]))
+        if "seconds" in self.diagnostics:
+            out["seconds"] = float(self.diagnostics["seconds"])
+        return out
+
+    def table(self) -> str:
+        """The diagnostics as a text table."""
+        s = self.summary()
+        lines = [f"{'parameter':<12} {'mean':>10} {'std':>10} {'r_hat':>7} {'ess':>8}"]
+        for h in self.gp.hyper_names:
+            r, e = s.get(f"{h}_r_hat", math.nan), s.get(f"{h}_ess", math.nan)
+            lines.append(f"{h:<12} {s[f'{h}_mean']:>10.4g} {s[f'{h}_std']:>10.4g} {r:>7.3f} {e:>8.1f}")
+        if "divergences" in self.diagnostics:
+            lines.append(f"divergences per chain: {self.diagnostics['divergences']}; "
+                         f"{self.diagnostics['seconds']:.1f} s")
+        return "\n".join(lines)
+
+
+class ChainResult(NamedTuple):
+    """One chain of :func:`run_chain`: ``draws`` (site -> tensor of shape ``(num_samples,) + site
+    shape``) and the indices of its ``divergences``."""
+
+    draws: Dict[str, torch.Tensor]
+    divergences: List[int]
+
+
+def run_chain(kernel: MCMCKernel, initial_params: Dict[str, torch.Tensor], num_samples: int,
+              warmup_steps: int, progress: Optional[str] = None) -> ChainResult:
+    """One Markov chain of a Pyro MCMC kernel, stepped through its ``MCMCKernel`` interface
+    (``setup``, ``sample``, ``diagnostics``, ``cleanup``) exactly as ``pyro.infer.MCMC.run``
+    steps one chain, without ``MCMC.run``'s per-step costs: its ``poutine.block`` (which routes
+    each of NUTS's internal ``pyro.sample`` draws through the effect-handler stack) and its
+    logging hook (a JSON dump per step). Like ``MCMC`` by default, it runs with Pyro's argument
+    validation off. The draws are the same (tested).
+
+    :param kernel: e.g. ``pyro.infer.NUTS(potential_fn=...)``.
+    :param dict initial_params: site name -> starting value (unconstrained).
+    :param int num_samples: kept draws, after ``warmup_steps`` of adaptation.
+    :param str progress: a progress-bar label, or ``None`` for none.
+    :returns: a :class:`ChainResult`: ``(draws {site: (num_samples,) + site shape}, divergent sample indices)``.
+    """
+    steps = range(warmup_steps + num_samples)
+    with pyro.validation_enabled(False):
+        kernel.initial_params = initial_params
+        kernel.setup(warmup_steps)
+        params = kernel.initial_params
+        kept: Dict[str, List[torch.Tensor]] = {k: [] for k in params}
+        try:
+            for i in (tqdm(steps, desc=progress, leave=False) if progress else steps):
+                params = kernel.sample(params)
+                if i >= warmup_steps:
+                    for k, v in params.items():
+                        kept[k].append(v.clone())
+            divergences = list(kernel.diagnostics().get("divergences", []))
+        finally:
+            kernel.cleanup()
+    return ChainResult({k: torch.stack(v) for k, v in kept.items()}, divergences)
+
+
+def _log_scale_diagnostics(names: Sequence[str], theta: torch.Tensor) -> Dict[str, Dict[str, float]]:
+    """Per hyperparameter: split R-hat and ESS of the log value, and the mean and standard deviation
+    of the value and of its log, from chains ``theta`` of shape ``(C, S, H)`` (log scale)."""
+    values = theta.exp()
+    out = {}
+    for i, h in enumerate(names):
+        x = theta[..., i]
+        out[h] = {"r_hat": float(split_gelman_rubin(x)), "ess": float(effective_sample_size(x)),
+                  "mean": float(values[..., i].mean()), "std": float(values[..., i].std()),
+                  "log_mean": float(x.mean()), "log_std": float(x.std())}
+    return out
+
+
+def sample_nuts(gp: GP, num_samples: int = 500, warmup_steps: int = 500, num_chains: int = 4, seed: int = 0,
+                progress: bool = False, init: Optional[Dict[str, float]] = None, **nuts_kwargs: Any) -> Posterior:
+    """The hyperparameter posterior of ``gp`` by NUTS; see :meth:`GP.sample_posterior`.
+
+    :returns: a :class:`Posterior` with ``num_chains * num_samples`` samples.
+    """
+    check_int("num_samples", num_samples, 1)
+    check_int("warmup_steps", warmup_steps, 0)
+    check_int("num_chains", num_chains, 1)
+    t0 = time.perf_counter()
+    potential = gp.potential_fn()
+    chains, divergences, step_sizes = [], [], []
+    for c in range(num_chains):
+        pyro.set_rng_seed(seed * 1000 + c)
+        start = gp.prior_draw() if init is None else \
+            torch.tensor([math.log(float(init[h])) for h in gp.hyper_names], dtype=torch.float64)
+        kernel = NUTS(potential_fn=potential, **nuts_kwargs)
+        with direct_gradients():
+            chain = run_chain(kernel, {"theta": start}, num_samples, warmup_steps,
+                              progress=f"chain {c + 1}/{num_chains}" if progress else None)
+        chains.append(chain.draws["theta"])
+        divergences.append(len(chain.divergences))
+        step_sizes.append(float(kernel.step_size))
+    theta = torch.stack(chains)                                          # (C, S, H)
+    values = theta.exp()
+    diags: Dict[str, Any] = {"method": "NUTS", "divergences": divergences, "step_size": step_sizes,
+                             "seconds": time.perf_counter() - t0, **_log_scale_diagnostics(gp.hyper_names, theta)}
+    return Posterior(gp, {h: values[..., i].reshape(-1) for i, h in enumerate(gp.hyper_names)},
+                     {h: values[..., i] for i, h in enumerate(gp.hyper_names)}, diags)
+
+
+def map_estimate(gp: GP, restarts: int = 5, steps: int = 60, seed: int = 0) -> Posterior:
+    """The MAP hyperparameters of ``gp``: L-BFGS on its potential from ``restarts`` prior draws,
+    the best end point kept; see :meth:`GP.map_estimate`.
+
+    :returns: a :class:`Posterior` with one sample.
+    :raises RuntimeError: when every start fails.
+    """
+    pyro.set_rng_seed(seed)
+    best, best_val = None, math.inf
+    for _ in range(restarts):
+        theta = gp.prior_draw().requires_grad_(True)
+        opt = torch.optim.LBFGS([theta], max_iter=steps, line_search_fn="strong_wolfe")
+
+        def closure(theta: torch.Tensor = theta, opt: torch.optim.LBFGS = opt) -> torch.Tensor:
+            opt.zero_grad()
+            loss = gp.potential(theta)
+            loss.backward()
+            return loss
+        try:
+            opt.step(closure)
+            val = float(gp.potential(theta).detach())
+        except (RuntimeError, ValueError):  # a Cholesky failure far out in the tails: skip this start
+            continue
+        if math.isfinite(val) and val < best_val:
+            best, best_val = theta.detach().clone(), val
+    if best is None:
+        raise RuntimeError("MAP estimation failed from every start; check the data and priors")
+    return Posterior(gp, {h: best[i].exp()[None] for i, h in enumerate(gp.hyper_names)},
+                     diagnostics={"method": "MAP", "potential": best_val})

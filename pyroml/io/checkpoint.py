@@ -1,0 +1,80 @@
+"""Safe, atomic checkpoints.
+
+A checkpoint is a plain dictionary of tensors, numbers, strings, lists and dicts written with
+:func:`torch.save` and read back with ``torch.load(weights_only=True)``: loading can never run
+code. Writes are atomic (:func:`pyroml.io.atomic_write`), so an interrupted write never leaves a
+truncated file where a good checkpoint stood.
+
+Layout: ``format`` (:data:`FORMAT`), ``model`` (the registry name of the class, see
+:data:`pyroml.io.MODELS`), ``config`` (its constructor arguments, ``get_config()``),
+``state_dict``, ``history``, and for training checkpoints ``epoch``, ``optimizer``,
+``scheduler`` and ``rng``. A checkpoint's ``config`` may lack arguments added to a model since
+it was written (e.g. ``event_shape``, added after the first release): the constructor's
+defaults fill them, which are the values those checkpoints were trained with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import torch
+
+from pyroml.io.atomic import PathLike, atomic_write
+from pyroml.io.registry import MODELS, registry_name
+
+__all__ = ["save", "load", "read_checkpoint", "FORMAT"]
+
+FORMAT = "pyroml-checkpoint-v1"
+
+
+def save(model: torch.nn.Module, path: PathLike, history: Optional[Any] = None, **extra: Any) -> None:
+    """Save ``model`` (class, constructor arguments, weights) and its training history.
+
+    :param model: a pyroml model (one of :data:`pyroml.io.MODELS`).
+    :param path: destination file; written atomically.
+    :param history: a :class:`~pyroml.infer.History` or its ``to_dict()``.
+    :param extra: further weights-only-safe entries (optimizer state, RNG state, epoch).
+    """
+    state = {
+        "format": FORMAT,
+        "model": registry_name(model),
+        "config": model.get_config(),  # type: ignore[operator]
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "history": getattr(history, "to_dict", lambda: history)(),
+        **extra,
+    }
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def read_checkpoint(path: PathLike) -> Dict[str, Any]:
+    """Read a checkpoint dictionary safely (``weights_only=True``).
+
+    :raises FileNotFoundError: when there is no file at ``path``.
+    :raises ValueError: when the file is not a pyroml checkpoint, saying why.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle.UnpicklingError and friends
+        raise ValueError(f"{path} is not a safe pyroml checkpoint (refused to load: {e})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a pyroml checkpoint (format {FORMAT} expected)")
+    if state.get("model") not in MODELS:
+        raise ValueError(f"{path} is not a pyroml checkpoint: unknown model {state.get('model')!r} "
+                         f"(known: {sorted(MODELS)})")
+    return state
+
+
+def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> Any:
+    """Rebuild a saved model without its training code.
+
+    :returns: the model in eval mode, with ``model.history`` set to the saved history dict.
+    """
+    state = read_checkpoint(path)
+    model = MODELS[state["model"]](**state["config"])
+    model.load_state_dict(state["state_dict"])
+    model.history = state.get("history")
+    return model.to(device).eval()
