@@ -19,9 +19,9 @@ import time
 
 import torch
 import torch.nn.functional as F
+from common import add_args, machine_info, out_path, print_table, synthetic_mnist, write_result
 
 import pyroml
-from common import add_args, out_path, machine_info, print_table, synthetic_mnist, write_result
 
 MODELS = {
     "VAE": lambda: pyroml.VAE(),

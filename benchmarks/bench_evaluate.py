@@ -16,9 +16,9 @@ import math
 
 import pyro.distributions as dist
 import torch
+from common import add_args, machine_info, out_path, print_table, synthetic_mnist, timed, write_result
 
 import pyroml
-from common import add_args, timed, out_path, machine_info, print_table, synthetic_mnist, write_result
 from pyroml.evaluation import iwae_bound
 
 

@@ -20,10 +20,10 @@ import argparse
 import pyro
 import torch
 import torch.nn.functional as F
-
-import pyroml
 from bench_ppca_gmm import em_gmm
 from common import add_args, machine_info, mnist_for_quality, out_path, print_table, timed, write_result
+
+import pyroml
 
 
 class SoftFloorGMM(pyroml.GMM):

@@ -28,16 +28,16 @@ import time
 
 import pyro
 import pyro.contrib.gp as gp
-import pyro.distributions as dist
 import pyro.ops.integrator as integrator
 import torch
+from common import add_args, machine_info, out_path, print_table, write_result
 from pyro.infer import MCMC, NUTS
 from pyro.nn import PyroSample
 from pyro.ops.stats import effective_sample_size, split_gelman_rubin
 
-from common import add_args, machine_info, out_path, print_table, write_result
 from pyroml import bo
-from pyroml.gp import GP, study_problem
+from pyroml.gp import GP
+from pyroml.studies.gp_problem import NOISE, study_priors, study_problem
 
 _GRADS = [0]
 _verlet_step = integrator._single_step_verlet
@@ -54,11 +54,11 @@ def contrib_gp_chain(X, y, num_samples, warmup, seed):
     :returns: log (lengthscale, variance) samples of shape (S, 2)."""
     pyro.clear_param_store()
     pyro.set_rng_seed(seed)
-    f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    priors = study_priors()
     k = gp.kernels.RBF(input_dim=1)
-    k.lengthscale = PyroSample(dist.LogNormal(f64(-1.0), f64(1.0)))
-    k.variance = PyroSample(dist.LogNormal(f64(0.0), f64(2.0)))
-    model = gp.models.GPRegression(X, y, k, noise=f64(1e-4), jitter=1e-10)
+    k.lengthscale = PyroSample(priors["lengthscale"])
+    k.variance = PyroSample(priors["variance"])
+    model = gp.models.GPRegression(X, y, k, noise=torch.tensor(NOISE, dtype=torch.float64), jitter=1e-10)
     mcmc = MCMC(NUTS(model.model, jit_compile=False), num_samples=num_samples, warmup_steps=warmup,
                 disable_progbar=True)
     mcmc.run()
@@ -67,7 +67,7 @@ def contrib_gp_chain(X, y, num_samples, warmup, seed):
 
 
 def ours_chain(X, y, num_samples, warmup, seed):
-    post = GP(X, y).sample_posterior(num_samples, warmup, num_chains=1, seed=seed)
+    post = GP(X, y, noise=NOISE, priors=study_priors()).sample_posterior(num_samples, warmup, num_chains=1, seed=seed)
     return torch.stack([post.samples["lengthscale"].log(), post.samples["variance"].log()], -1)
 
 
@@ -136,7 +136,7 @@ def bo_table(f, bounds, f_min, designs, configs, iterations=10):
 
 def main(args):
     torch.set_num_threads(args.threads)
-    f, X, bounds, x_min, f_min = study_problem()
+    f, X, bounds, _, f_min = study_problem()
     y = f(X).reshape(-1)
     n, w = (100, 100) if args.quick else (500, 500)
     nuts_rows, diff = nuts_side_by_side(X, y, n, w, 4)
@@ -148,10 +148,10 @@ def main(args):
 
     seeds = range(3 if args.quick else args.seeds)
     configs = {
-        "thompson, NUTS hyperparameters (the study's method)": dict(method="thompson", hyperparameters="nuts"),
-        "thompson, MAP hyperparameters": dict(method="thompson", hyperparameters="map"),
-        "log-EI, NUTS hyperparameters": dict(method="ei", hyperparameters="nuts"),
-        "log-EI, MAP hyperparameters (default)": dict(method="ei", hyperparameters="map"),
+        "thompson, NUTS hyperparameters (the study's method)": {"method": "thompson", "hyperparameters": "nuts"},
+        "thompson, MAP hyperparameters": {"method": "thompson", "hyperparameters": "map"},
+        "log-EI, NUTS hyperparameters": {"method": "ei", "hyperparameters": "nuts"},
+        "log-EI, MAP hyperparameters (default)": {"method": "ei", "hyperparameters": "map"},
         "random search": None,
     }
     print("BO, T = 10 from D = {-1, -1/2, 0, 1/2, 1}; found = within 0.01 of f_min = -4.9544:")

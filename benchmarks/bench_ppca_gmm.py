@@ -6,7 +6,8 @@
 * GMM (K = 10, variance floor 0.01): EM with the same **hard** floor (a variance below the
   floor is set to it, as in the M-step of a floored EM — not scikit-learn's ``reg_covar``, which
   adds to every variance), versus ``pyroml.fit`` with ``GMM.fit_defaults``, each pair from the
-  same k-means++ start, over several starts (``--starts``); exact test log-likelihood per image. ``--sklearn`` adds scikit-learn's
+  same k-means++ start, over several starts (``--starts``); exact test log-likelihood per image.
+  ``--sklearn`` adds scikit-learn's
   ``GaussianMixture(covariance_type="diag", reg_covar=0.01)`` for context (a different model:
   every variance is shifted by 0.01).
 
@@ -21,14 +22,14 @@ import math
 
 import pyro
 import torch
+from common import add_args, machine_info, mnist_for_quality, out_path, print_table, timed, write_result
 
 import pyroml
-from common import add_args, timed, machine_info, mnist_for_quality, out_path, print_table, write_result
 from pyroml.models.gmm import component_log_density
 
 
 @torch.no_grad()
-def em_gmm(x: torch.Tensor, init: "pyroml.GMM", floor: float, max_iter: int = 300, tol: float = 1e-3):
+def em_gmm(x: torch.Tensor, init: pyroml.GMM, floor: float, max_iter: int = 300, tol: float = 1e-3):
     """EM for a diagonal Gaussian mixture with a hard variance floor, from ``init``'s
     parameters; stops when the mean log-likelihood per example improves by less than ``tol``."""
     flat = x.reshape(x.shape[0], -1)
@@ -36,7 +37,7 @@ def em_gmm(x: torch.Tensor, init: "pyroml.GMM", floor: float, max_iter: int = 30
     var = init.variances.detach().clone()
     logw = torch.log_softmax(init.logits.detach(), -1)
     prev = -math.inf
-    for it in range(max_iter):
+    for it in range(max_iter):  # noqa: B007 (the count is returned)
         logj = component_log_density(flat, means, var) + logw           # E-step, (N, K)
         ll = torch.logsumexp(logj, -1, keepdim=True)
         mean_ll = float(ll.mean())
@@ -89,7 +90,8 @@ def main(args):
         print_table(gmm_rows[-1:], list(gmm_rows[-1]))
     mean = lambda k: sum(r[k] for r in gmm_rows) / len(gmm_rows)  # noqa: E731
     rows.append({"model": "GMM K=10", "method": f"EM, hard floor 0.01 (mean of {len(gmm_rows)} k-means++ starts, "
-                 f"{mean('em_iterations'):.0f} iterations)", "seconds": mean("em_seconds"), "test_ll": mean("em_test_ll")})
+                 f"{mean('em_iterations'):.0f} iterations)", "seconds": mean("em_seconds"),
+                 "test_ll": mean("em_test_ll")})
     rows.append({"model": "GMM K=10", "method": f"pyroml.fit SVI ({epochs} epochs, batch {d['batch_size']}; "
                  f"same starts)", "seconds": mean("svi_seconds"), "test_ll": mean("svi_test_ll")})
     if args.sklearn:
@@ -112,5 +114,6 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_args(p)
     p.add_argument("--starts", type=int, default=5, help="GMM k-means++ starts in full mode (default 5)")
-    p.add_argument("--sklearn", action="store_true", help="add scikit-learn's GaussianMixture (pip install -e .[bench])")
+    p.add_argument("--sklearn", action="store_true",
+                   help="add scikit-learn's GaussianMixture (pip install -e .[bench])")
     main(p.parse_args())

@@ -16,9 +16,9 @@ import argparse
 import statistics
 
 import torch
+from common import add_args, machine_info, mnist_for_quality, out_path, print_table, write_result
 
 import pyroml
-from common import add_args, out_path, machine_info, mnist_for_quality, print_table, write_result
 
 # vae-400: Pyro's example network; vae-default: pyroml's VAE(); "-mirrored": decoder = encoder reversed
 CONFIGS = {

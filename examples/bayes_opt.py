@@ -8,6 +8,13 @@ Starts from the five points x in {-1, -1/2, 0, 1/2, 1}, runs T = 10 iterations, 
 evaluation and the trace), and saves bo_iterations.png (one panel per iteration: GP mean and
 band, the drawn sample or the acquisition, the chosen point) and bo_best_so_far.png. The global
 minimum is f = -4.9544 at x = 0.23271.
+
+The library calls, in pyroml.studies.gp_problem.run_bayes_opt:
+
+    f, X0, bounds, x_min, f_min = study_problem()
+    result = pyroml.bo.minimize(f, bounds, X0, iterations=10, method="ei", hyperparameters="map")
+    result.x_best, result.y_best, result.trace, result.best_so_far()
+    figures = pyroml.plots.bo_figures(result, f, bounds)
 """
 
 import argparse
@@ -16,19 +23,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from pyroml import bo  # noqa: E402
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    bo.add_cli_args(parser)
-    parser.set_defaults(out="runs/bayes_opt")
-    return parser
+from pyroml.cli.bo import add_arguments
+from pyroml.studies.gp_problem import run_bayes_opt
 
 
 def main(args: argparse.Namespace) -> int:
-    return bo.cli_main(args)
+    run_bayes_opt(iterations=args.iterations, method=args.method, hyperparameters=args.hyperparameters,
+                  seed=args.seed, out=args.out)
+    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(build_parser().parse_args()))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    parser.set_defaults(out="runs/bayes_opt")
+    raise SystemExit(main(parser.parse_args()))

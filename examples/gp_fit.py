@@ -7,6 +7,16 @@ lengthscale ~ LogNormal(-1, 1), variance ~ LogNormal(0, 2), noise 1e-4. Runs NUT
 R-hat, effective sample sizes and divergences per chain, writes a flat metrics.json and saves
 gp_hyperparameters.png (posterior samples beside prior samples, log-log) and gp_predictive.png
 (posterior predictive mean, 95% band, function samples, the target, the data).
+
+The library calls, in pyroml.studies.gp_problem.run_gp_fit:
+
+    problem = study_problem()
+    y = problem.f(problem.X).reshape(-1)
+    gp = pyroml.GP(problem.X, y, kernel="rbf", noise=1e-4, priors=study_priors())
+    post = gp.sample_posterior(num_samples=500, warmup_steps=500, num_chains=4)
+    print(post.table())
+    mean, var = post.predict(problem.X)
+    figures = pyroml.plots.gp_figures(post, problem.f, problem.bounds)
 """
 
 import argparse
@@ -15,19 +25,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from pyroml import gp  # noqa: E402
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    gp.add_cli_args(parser)
-    parser.set_defaults(out="runs/gp_fit")
-    return parser
+from pyroml.cli.gp import add_arguments
+from pyroml.studies.gp_problem import run_gp_fit
 
 
 def main(args: argparse.Namespace) -> int:
-    return gp.cli_main(args)
+    run_gp_fit(kernel=args.kernel, num_samples=args.num_samples, warmup=args.warmup, chains=args.chains,
+               seed=args.seed, out=args.out)
+    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(build_parser().parse_args()))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    parser.set_defaults(out="runs/gp_fit")
+    raise SystemExit(main(parser.parse_args()))

@@ -14,6 +14,17 @@ torch.set_num_threads(1)
 settings.register_profile("pyroml", deadline=None, max_examples=15, derandomize=True)
 settings.load_profile("pyroml")
 
+#: the shape of one MNIST image, (channels, height, width): every density model's default event shape
+MNIST_SHAPE = (1, 28, 28)
+#: the number of values in one MNIST image, 784
+MNIST_D = 784
+
+
+def mnist_images(n: int) -> torch.Tensor:
+    """``n`` random images of MNIST's shape with pixels uniform on [0, 1): ``torch.rand(n, *MNIST_SHAPE)``."""
+    return torch.rand(n, *MNIST_SHAPE)
+
+
 FILES = {
     True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),

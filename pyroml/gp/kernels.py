@@ -37,8 +37,8 @@ from typing import Any, Callable, ClassVar, Dict, Iterable, List, NamedTuple, Op
 
 import numpy as np
 import pyro.contrib.gp as gp
-import pyro.distributions as dist
 import torch
+from pyro.distributions.torch_distribution import TorchDistributionMixin
 
 __all__ = ["KERNELS", "HYPERS", "FAMILIES", "Hypers", "Kernel", "Stationary", "RBF", "Matern32", "Matern52",
            "Exponential", "Periodic", "ArrayOps", "NUMPY", "TORCH", "get_kernel", "kernel_matrix",
@@ -251,7 +251,7 @@ class KernelSpec(NamedTuple):
     """A kernel argument resolved: the family's ``name`` and the ``priors`` set on an instance."""
 
     name: str
-    priors: Dict[str, dist.Distribution]
+    priors: Dict[str, TorchDistributionMixin]
 
 
 def resolve_kernel(kernel: Union[str, gp.kernels.Kernel], d: int) -> KernelSpec:
@@ -279,7 +279,7 @@ def resolve_kernel(kernel: Union[str, gp.kernels.Kernel], d: int) -> KernelSpec:
     for h in HYPERS[found]:
         if h in kernel._priors:                       # Parameterized keeps PyroSample priors here
             prior = kernel._priors[h]
-            if not isinstance(prior, dist.Distribution) or prior.batch_shape.numel() != 1:
+            if not isinstance(prior, TorchDistributionMixin) or prior.batch_shape.numel() != 1:
                 raise ValueError(f"the prior on the kernel's {h} must be one scalar distribution, got {prior!r}")
             priors[h] = prior
         elif getattr(kernel, h).numel() != 1:

@@ -3,15 +3,19 @@ LogNormal parameters that select the closed-form NUTS potential."""
 
 from __future__ import annotations
 
-from typing import Dict, NamedTuple, Optional
+from typing import Callable, Dict, NamedTuple, Optional
 
 import pyro.distributions as dist
 import torch
+from pyro.distributions.torch_distribution import TorchDistributionMixin
 
-__all__ = ["default_priors", "as_float64", "LogNormalParams", "lognormal_params"]
+__all__ = ["Prior", "default_priors", "as_float64", "LogNormalParams", "lognormal_params"]
+
+#: a prior over a positive hyperparameter: a Pyro distribution of batch shape ``()``
+Prior = TorchDistributionMixin
 
 
-def default_priors() -> Dict[str, dist.Distribution]:
+def default_priors() -> Dict[str, Prior]:
     """The library's default priors (float64), used for every hyperparameter not given a prior:
 
     .. math::
@@ -27,13 +31,14 @@ def default_priors() -> Dict[str, dist.Distribution]:
     return {"lengthscale": lognormal(-1.0, 1.0), "variance": lognormal(0.0, 2.0), "period": lognormal(0.0, 1.0)}
 
 
-def as_float64(prior: dist.Distribution) -> dist.Distribution:
+def as_float64(prior: Prior) -> Prior:
     """A copy of ``prior`` with float64 parameters (the GP computes in float64), for a
     distribution built from its ``arg_constraints`` (LogNormal, Gamma, HalfNormal, ...);
     ``prior`` itself where it cannot be rebuilt that way."""
     try:
         args = {k: torch.as_tensor(getattr(prior, k), dtype=torch.float64) for k in prior.arg_constraints}
-        return type(prior)(**args)
+        rebuild: Callable[..., Prior] = type(prior)     # the distribution's own constructor
+        return rebuild(**args)
     except (TypeError, AttributeError, ValueError, NotImplementedError):
         return prior
 
@@ -45,7 +50,7 @@ class LogNormalParams(NamedTuple):
     scale: float
 
 
-def lognormal_params(prior: dist.Distribution) -> Optional[LogNormalParams]:
+def lognormal_params(prior: Prior) -> Optional[LogNormalParams]:
     """``(loc, scale)`` of a scalar LogNormal prior (the closed-form NUTS potential), else ``None``."""
     if isinstance(prior, dist.LogNormal) and prior.loc.numel() == 1 and prior.scale.numel() == 1:
         return LogNormalParams(float(prior.loc), float(prior.scale))

@@ -1,16 +1,23 @@
-"""Observation distributions :math:`p(x \\mid \\text{decoder output})` of the VAEs.
+"""Observation distributions :math:`p(x \\mid h)` of the VAEs, :math:`h` the decoder's output.
 
-==========================  ==========================================  =====================
-``likelihood=``             :math:`\\log p(x \\mid \\ell)`               data it accepts
-==========================  ==========================================  =====================
-``"bernoulli"``             :math:`\\sum_i x_i \\ell_i - \\mathrm{softplus}(\\ell_i)`  [0, 1] (grey levels)
-``"continuous_bernoulli"``  the normalised continuous Bernoulli       [0, 1]
-==========================  ==========================================  =====================
+===========================  ======================================================  ==============
+``likelihood=``              :math:`\\log p(x \\mid h)`, summed over the features         data
+===========================  ======================================================  ==============
+``"bernoulli"``              :math:`x_i h_i - \\mathrm{softplus}(h_i)` (a cross-entropy  [0, 1]
+                             on grey levels, a log-probability on binary data)
+``"continuous_bernoulli"``   the normalised continuous Bernoulli, logits :math:`h`    [0, 1]
+``"gaussian"``               :math:`\\log \\mathcal N(x_i; h_i, \\sigma_i^2)`, one learned  real
+                             :math:`\\sigma_i` per feature
+``"gaussian_shared"``        the same with one learned :math:`\\sigma` for all features   real
+===========================  ======================================================  ==============
+
+The Bernoulli-type likelihoods need data in [0, 1]; the Gaussian ones take any real values (for
+data on very different scales, standardise the features first).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict
+from typing import Any, ClassVar, Dict, Optional, Tuple
 
 import pyro.distributions as dist
 import torch
@@ -19,10 +26,11 @@ from torch.nn import functional as F
 
 _EMPTY = torch.Size()
 
-__all__ = ["LIKELIHOODS", "GreyBernoulli", "softplus_sum", "observation"]
+__all__ = ["LIKELIHOODS", "GreyBernoulli", "softplus_sum", "observation", "log_scale_shape"]
 
-#: the likelihoods a VAE takes
-LIKELIHOODS = ("bernoulli", "continuous_bernoulli")
+#: the likelihoods a VAE takes, each with the support of the data it accepts ("unit": [0, 1])
+LIKELIHOODS: Dict[str, str] = {"bernoulli": "unit", "continuous_bernoulli": "unit", "gaussian": "real",
+                               "gaussian_shared": "real"}
 
 
 class GreyBernoulli(dist.TorchDistribution):
@@ -79,9 +87,20 @@ def softplus_sum(logits: torch.Tensor) -> torch.Tensor:
     return logits.clamp(min=0).sum(-1) + torch.exp(-logits.abs()).add_(1.0).log_().sum(-1)
 
 
-def observation(likelihood: str, logits: torch.Tensor, event_dim: int) -> dist.TorchDistribution:
-    """:math:`p(x \\mid \\ell)` for decoder outputs ``logits`` of shape ``batch + event_shape``,
-    with ``event_dim = len(event_shape)``."""
+def observation(likelihood: str, out: torch.Tensor, event_dim: int,
+                log_scale: Optional[torch.Tensor] = None) -> dist.TorchDistribution:
+    """:math:`p(x \\mid h)` for decoder outputs ``out`` of shape ``batch + event_shape``, with
+    ``event_dim = len(event_shape)``; ``log_scale`` (shape ``event_shape`` or ``()``) is
+    :math:`\\log \\sigma` of the Gaussian likelihoods. Its ``.mean`` is the decoded mean."""
     if likelihood == "bernoulli":
-        return GreyBernoulli(logits, event_dim, validate_args=False)
-    return dist.ContinuousBernoulli(logits=logits, validate_args=False).to_event(event_dim)
+        return GreyBernoulli(out, event_dim, validate_args=False)
+    if likelihood == "continuous_bernoulli":
+        return dist.ContinuousBernoulli(logits=out, validate_args=False).to_event(event_dim)
+    if log_scale is None:
+        raise ValueError(f"the {likelihood} likelihood needs log_scale")
+    return dist.Normal(out, log_scale.exp(), validate_args=False).to_event(event_dim)
+
+
+def log_scale_shape(likelihood: str, event_shape: Tuple[int, ...]) -> Optional[Tuple[int, ...]]:
+    """The shape of the learned :math:`\\log\\sigma` of a Gaussian likelihood (``None``: none)."""
+    return {"gaussian": event_shape, "gaussian_shared": ()}.get(likelihood)

@@ -32,27 +32,33 @@ def component_means(model: GMM, max_shown: int = 10) -> Figure:
 @torch.no_grad()
 def model_figures(model: DensityModel, test: Dataset, report: Report, history: Optional[History] = None,
                   n: int = 10) -> Dict[str, Figure]:
-    """The figures that make sense for ``model``: reconstructions (posterior mean and
-    posterior sample), the decoded latent grid (2-d latents), the latent scatter, the training
-    curve and, for a mixture, its component means.
+    """The figures that make sense for ``model`` and its data: for images, reconstructions
+    (posterior mean and posterior sample), the decoded latent grid (2-d latents) and, for a
+    mixture, its component means; for any data, the latent scatter (coloured by class, with the
+    data's class names when ``test.spec`` has them) and the training curve.
 
     :param test: the data the report was computed on; its first ``n`` examples are reconstructed.
     :returns: figure name -> figure (the names are the file stems :func:`save_figures` writes).
     """
     name = type(model).__name__
-    x = test.x[:n].to(model.device)
-    torch.manual_seed(0)
-    out = {"reconstructions": reconstructions(
-        x, {f"{name} mean": model.reconstruct(x), f"{name} sample": model.reconstruct(x, sample=True)},
-        n=n, title=f"{name}: test images and reconstructions")}
+    images = len(model.event_shape) == 3
+    class_names = getattr(getattr(test, "spec", None), "class_names", None)
+    out: Dict[str, Figure] = {}
+    if images:
+        x = test.x[:n].to(model.device)
+        torch.manual_seed(0)
+        out["reconstructions"] = reconstructions(
+            x, {f"{name} mean": model.reconstruct(x), f"{name} sample": model.reconstruct(x, sample=True)},
+            n=n, title=f"{name}: test images and reconstructions")
     latent_dim = getattr(model, "latent_dim", None)
-    if latent_dim == 2:
+    if latent_dim == 2 and images:
         out["latent_grid"] = latent_grid(model)
     if report.latents is not None and report.latents.shape[1] >= 2 and latent_dim is not None:
-        out["latent_scatter"] = latent_scatter(report.latents, report.labels, title=f"{name}: test-set latents")
+        out["latent_scatter"] = latent_scatter(report.latents, report.labels, title=f"{name}: test-set latents",
+                                               class_names=class_names)
     if history is not None and history.train_elbo:
-        out["training_curve"] = training_curve(history, title=f"{name}: ELBO per image")
-    if isinstance(model, GMM):
+        out["training_curve"] = training_curve(history, title=f"{name}: ELBO per example")
+    if isinstance(model, GMM) and images:
         out["component_means"] = component_means(model)
     return out
 

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Callable, Dict, Iterable, Optional, Tuple
 
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from pyroml.bo import BOResult
+from pyroml.gp import Posterior
 
 __all__ = ["gp_figures", "bo_figures"]
 
+Objective = Callable[[torch.Tensor], torch.Tensor]
 
-def _gp_panel(ax, x, mean, std, X, Y, f=None, samples=None, title=None):
-    x = x.cpu().numpy()
+
+def _gp_panel(ax: Axes, x_grid: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, X: torch.Tensor,
+              Y: torch.Tensor, f: Optional[Objective] = None, samples: Optional[Iterable[torch.Tensor]] = None,
+              title: Optional[str] = None) -> None:
+    """One 1-d GP panel: the mean over ``x_grid`` ``(M,)`` with a 95% band from ``std`` ``(M,)``,
+    function ``samples`` (each ``(M,)``), the target ``f`` and the data ``X`` ``(n, 1)``, ``Y`` ``(n,)``."""
+    x = x_grid.cpu().numpy()
     ax.fill_between(x, (mean - 1.96 * std).numpy(), (mean + 1.96 * std).numpy(), alpha=0.25, label="95% band")
     ax.plot(x, mean.numpy(), label="predictive mean")
     if samples is not None:
@@ -25,15 +35,19 @@ def _gp_panel(ax, x, mean, std, X, Y, f=None, samples=None, title=None):
         ax.set_title(title)
 
 
-def gp_figures(post, f=None, bounds=(-1.0, 1.0), n_samples: int = 5) -> Dict[str, Figure]:
+def gp_figures(post: Posterior, f: Optional[Objective] = None, bounds: Tuple[float, float] = (-1.0, 1.0),
+               n_samples: int = 5) -> Dict[str, Figure]:
     """Figures of a GP hyperparameter posterior (1-d inputs): posterior samples of the
     hyperparameters beside prior samples (log-log), and the posterior predictive mean with a
-    95% band, a few joint function samples, the target ``f`` and the data."""
+    95% band, a few joint function samples, the target ``f`` (``(n, 1)`` to ``(n, 1)``) and the data.
+
+    :returns: ``{"gp_hyperparameters": ..., "gp_predictive": ...}``.
+    """
     gp = post.gp
     names = gp.hyper_names
     fig_h = Figure(figsize=(5.5, 5))
     ax = fig_h.add_subplot()
-    prior = {h: gp._prior(h).sample((len(post.samples[names[0]]),)) for h in names[:2]}
+    prior = {h: gp.prior(h).sample((len(post.samples[names[0]]),)) for h in names[:2]}
     ax.scatter(prior[names[0]].numpy(), prior[names[1]].numpy(), s=3, alpha=0.3, label="prior")
     ax.scatter(post.samples[names[0]].numpy(), post.samples[names[1]].numpy(), s=3, alpha=0.5, label="posterior")
     ax.set_xscale("log")
@@ -53,9 +67,14 @@ def gp_figures(post, f=None, bounds=(-1.0, 1.0), n_samples: int = 5) -> Dict[str
     return {"gp_hyperparameters": fig_h, "gp_predictive": fig_p}
 
 
-def bo_figures(result, f=None, bounds=(-1.0, 1.0)) -> Dict[str, Figure]:
+def bo_figures(result: BOResult, f: Optional[Objective] = None, bounds: Tuple[float, float] = (-1.0, 1.0)
+               ) -> Dict[str, Figure]:
     """Figures of a 1-d Bayesian-optimisation run: one panel per iteration (GP, the drawn sample
-    or the acquisition, the chosen point) and the best-so-far curve."""
+    or the acquisition, the chosen point; iterations recorded with ``record=True``) and the
+    best-so-far curve.
+
+    :returns: ``{"bo_iterations": ..., "bo_best_so_far": ...}`` (the first only when recorded).
+    """
     out: Dict[str, Figure] = {}
     steps = [t for t in result.trace if "candidates" in t]
     if steps:

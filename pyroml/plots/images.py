@@ -3,7 +3,7 @@ saving is the caller's choice (``fig.savefig(path)``)."""
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -13,30 +13,41 @@ __all__ = ["reconstructions", "latent_grid", "latent_scatter", "training_curve",
 
 
 def _images(x: torch.Tensor) -> np.ndarray:
-    """``(N, C, H, W)`` or ``(N, H, W)`` tensor -> ``(N, H, W)`` numpy array (first channel)."""
-    x = x.detach().cpu()
-    return (x[:, 0] if x.dim() == 4 else x).numpy()
+    """``(N, C, H, W)`` (C = 1 or 3) or ``(N, H, W)`` tensor -> numpy array ``(N, H, W)`` for
+    greyscale, ``(N, H, W, 3)`` for RGB, clipped to [0, 1] for display."""
+    x = x.detach().cpu().float().clamp(0, 1)
+    if x.dim() == 4:
+        x = x[:, 0] if x.shape[1] == 1 else x[:, :3].permute(0, 2, 3, 1)
+    if x.dim() not in (3, 4):
+        raise ValueError(f"images must have shape (N, C, H, W) or (N, H, W), got {tuple(x.shape)}")
+    return x.numpy()
+
+
+def _show(ax: Any, image: np.ndarray) -> None:
+    """One greyscale ``(H, W)`` or RGB ``(H, W, 3)`` image on [0, 1]."""
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
 
 
 def _tile(images: torch.Tensor, nrow: int) -> np.ndarray:
     imgs = _images(images)
-    n, h, w = imgs.shape
+    n, h, w = imgs.shape[:3]
     rows = int(np.ceil(n / nrow))
-    canvas = np.ones((rows * h, nrow * w))
+    canvas = np.ones((rows * h, nrow * w) + imgs.shape[3:])
     for i, im in enumerate(imgs):
         r, c = divmod(i, nrow)
         canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = im
     return canvas
 
 
-def image_grid(images: torch.Tensor, nrow: int, title: Optional[str] = None, ax=None) -> Figure:
-    """Images of shape ``(N, C, H, W)`` tiled in rows of ``nrow`` (into ``ax`` when given)."""
+def image_grid(images: torch.Tensor, nrow: int, title: Optional[str] = None, ax: Any = None) -> Figure:
+    """Images of shape ``(N, C, H, W)`` (greyscale or RGB) tiled in rows of ``nrow`` (into ``ax``
+    when given)."""
     canvas = _tile(images, nrow)
     if ax is None:
-        rows = canvas.shape[0] // images.shape[-1]
+        rows = canvas.shape[0] // images.shape[-2]
         fig = Figure(figsize=(nrow * 0.6 + 0.4, rows * 0.6 + 0.6))
         ax = fig.add_subplot()
-    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    _show(ax, canvas)
     ax.axis("off")
     if title:
         ax.set_title(title)
@@ -60,7 +71,7 @@ def reconstructions(x: torch.Tensor, rows: Dict[str, torch.Tensor], n: int = 10,
         for j in range(n):
             ax = axes[i, j]
             if j < len(imgs):
-                ax.imshow(imgs[j], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+                _show(ax, imgs[j])
             ax.set_xticks([])
             ax.set_yticks([])
             for s in ax.spines.values():
@@ -73,7 +84,7 @@ def reconstructions(x: torch.Tensor, rows: Dict[str, torch.Tensor], n: int = 10,
 
 
 @torch.no_grad()
-def latent_grid(model, n: int = 20, extent: float = 3.0, title: Optional[str] = None, ax=None) -> Figure:
+def latent_grid(model: Any, n: int = 20, extent: float = 3.0, title: Optional[str] = None, ax: Any = None) -> Figure:
     """Images decoded from an ``n x n`` regular grid over a 2-d latent space.
 
     With a standard-normal prior the grid spans ``[-extent, extent]^2`` (±3 covers 99.7% of
@@ -90,11 +101,14 @@ def latent_grid(model, n: int = 20, extent: float = 3.0, title: Optional[str] = 
 
 
 def latent_scatter(latents: torch.Tensor, labels: Optional[torch.Tensor] = None,
-                   title: Optional[str] = None, max_points: int = 10000, ax=None) -> Figure:
+                   title: Optional[str] = None, max_points: int = 10000, ax: Any = None,
+                   class_names: Optional[Sequence[str]] = None) -> Figure:
     """The first two latent coordinates, coloured by label (into ``ax`` when given).
 
     :param Tensor latents: shape ``(N, d)`` with ``d >= 2`` (extra dimensions ignored).
-    :param Tensor labels: shape ``(N,)``.
+    :param Tensor labels: integer labels of shape ``(N,)``.
+    :param class_names: names of the classes ``0..K-1``, shown on the colour bar (default: the
+        label values). Up to 20 classes get a qualitative colour map, more a continuous one.
     """
     z = latents.detach().cpu().numpy()[:max_points]
     if z.ndim != 2 or z.shape[1] < 2:
@@ -105,16 +119,22 @@ def latent_scatter(latents: torch.Tensor, labels: Optional[torch.Tensor] = None,
     if labels is None:
         ax.scatter(z[:, 0], z[:, 1], s=2, alpha=0.5)
     else:
-        sc = ax.scatter(z[:, 0], z[:, 1], c=labels.cpu().numpy()[:max_points], cmap="tab10", s=2,
-                        alpha=0.6, vmin=-0.5, vmax=9.5)
-        ax.figure.colorbar(sc, ax=ax, ticks=range(10), label="label")
+        lab = labels.detach().cpu().numpy()[:max_points]
+        k = len(class_names) if class_names else int(lab.max()) + 1 if lab.size else 1
+        cmap = "tab10" if k <= 10 else "tab20" if k <= 20 else "viridis"
+        top = (10 if k <= 10 else k) - 0.5
+        sc = ax.scatter(z[:, 0], z[:, 1], c=lab, cmap=cmap, s=2, alpha=0.6, vmin=-0.5, vmax=top)
+        ticks: List[int] = list(range(k)) if k <= 20 else list(range(0, k, max(1, k // 10)))
+        bar = ax.figure.colorbar(sc, ax=ax, ticks=ticks, label="class" if class_names else "label")
+        if class_names:
+            bar.ax.set_yticklabels([str(class_names[t]) for t in ticks], fontsize=7)
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     ax.set_title(title or "latent projection of the test set")
     return ax.figure
 
 
-def panels(n: int, size: Tuple[float, float] = (5.0, 5.0), title: Optional[str] = None):
+def panels(n: int, size: Tuple[float, float] = (5.0, 5.0), title: Optional[str] = None) -> Tuple[Figure, List[Any]]:
     """A figure with ``n`` side-by-side axes, for multi-model figures: ``fig, axes = panels(3)``."""
     fig = Figure(figsize=(size[0] * n, size[1]))
     axes = fig.subplots(1, n, squeeze=False)[0]
@@ -123,7 +143,7 @@ def panels(n: int, size: Tuple[float, float] = (5.0, 5.0), title: Optional[str] 
     return fig, list(axes)
 
 
-def training_curve(history, title: Optional[str] = None) -> Figure:
+def training_curve(history: Any, title: Optional[str] = None) -> Figure:
     """Per-epoch training (and validation) ELBO per example."""
     h = history.to_dict() if hasattr(history, "to_dict") else history
     fig = Figure(figsize=(6, 4))

@@ -2,12 +2,13 @@ import pyro
 import pyro.distributions as dist
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from pyro.infer import TraceMeanField_ELBO
 
 import pyroml
-from pyroml.infer import MeanField_ELBO
-from pyroml.train import DataScale
+from pyroml.infer import DataScale, LeanTraceMeanField_ELBO
+from tests.conftest import mnist_images
 
 
 def _loss_and_grads(elbo, m, x, scale):
@@ -22,9 +23,9 @@ def _loss_and_grads(elbo, m, x, scale):
 @given(batch=st.integers(1, 6), latent=st.integers(1, 4), scale=st.floats(1.0, 50.0))
 def test_lean_elbo_matches_trace_mean_field(batch, latent, scale):
     m = pyroml.VAE(latent_dim=latent, hidden=(16,))
-    x = torch.rand(batch, 1, 28, 28)
+    x = mnist_images(batch)
     with pyro.validation_enabled(False):
-        lean, g_lean = _loss_and_grads(MeanField_ELBO(), m, x, scale)
+        lean, g_lean = _loss_and_grads(LeanTraceMeanField_ELBO(), m, x, scale)
     stock, g_stock = _loss_and_grads(TraceMeanField_ELBO(), m, x, scale)
     assert lean == pytest.approx(stock, rel=1e-5)
     assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-5) for a, b in zip(g_lean, g_stock))
@@ -43,7 +44,7 @@ def test_lean_elbo_falls_back_without_analytic_kl():
     x = torch.randn(5)
     with pyro.validation_enabled(False):
         pyro.set_rng_seed(1)
-        lean = MeanField_ELBO().differentiable_loss(model, guide, x)
+        lean = LeanTraceMeanField_ELBO().differentiable_loss(model, guide, x)
         pyro.set_rng_seed(1)
         stock = TraceMeanField_ELBO().differentiable_loss(model, guide, x)
     assert float(lean) == pytest.approx(float(stock), rel=1e-5)

@@ -50,11 +50,3 @@ def test_python_dash_m_pyroml_help():
     res = subprocess.run([sys.executable, "-m", "pyroml", "--help"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "compare" in res.stdout
 
-
-def test_gp_and_bo_commands(tmp_path):
-    assert main(["gp", "--num-samples", "30", "--warmup", "30", "--chains", "2", "--out", str(tmp_path / "gp")]) == 0
-    metrics = json.loads((tmp_path / "gp" / "metrics.json").read_text())
-    assert metrics["divergences"] >= 0 and (tmp_path / "gp" / "gp_predictive.png").exists()
-    assert main(["bo", "--iterations", "2", "--out", str(tmp_path / "bo")]) == 0
-    assert json.loads((tmp_path / "bo" / "metrics.json").read_text())["evaluations"] == 7
-    assert (tmp_path / "bo" / "bo_iterations.png").exists() and (tmp_path / "bo" / "result.json").exists()

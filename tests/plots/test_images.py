@@ -1,13 +1,15 @@
+import pytest
 import torch
 from matplotlib.figure import Figure
 
 import pyroml
 from pyroml import plots
+from tests.conftest import mnist_images
 
 
 def test_figures_return_figures():
     m = pyroml.VAE(hidden=(8,))
-    x = torch.rand(12, 1, 28, 28)
+    x = mnist_images(12)
     r = pyroml.evaluate(m, pyroml.data.Dataset(x, torch.arange(12) % 10), iwae_k=None)
     h = pyroml.fit(m, x, epochs=2, batch_size=6, validation=x, progress=False)
     for fig in (plots.reconstructions(x, {"VAE": m.reconstruct(x)}, n=5), plots.latent_grid(m, n=4),
@@ -17,6 +19,5 @@ def test_figures_return_figures():
 
 
 def test_latent_grid_needs_2d():
-    import pytest
     with pytest.raises(ValueError, match="2-d"):
         plots.latent_grid(pyroml.VAE(latent_dim=3, hidden=(8,)))

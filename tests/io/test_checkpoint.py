@@ -9,41 +9,20 @@ import pytest
 import torch
 
 import pyroml
-from pyroml import checkpoint
 from pyroml.cli import main
+from pyroml.io import FORMAT
+from tests.conftest import mnist_images
 
 
 def test_save_load_roundtrip(tmp_path):
     m = pyroml.ConvVAE(channels=(4, 8), hidden=(16, 8))
-    h = pyroml.fit(m, torch.rand(32, 1, 28, 28), epochs=1, batch_size=16, progress=False)
+    h = pyroml.fit(m, mnist_images(32), epochs=1, batch_size=16, progress=False)
     pyroml.save(m, tmp_path / "m.pt", h)
     m2 = pyroml.load(tmp_path / "m.pt")
     assert type(m2) is pyroml.ConvVAE and m2.get_config() == m.get_config()
     assert m2.history["train_elbo"] == h.train_elbo
-    x = torch.rand(3, 1, 28, 28)
+    x = mnist_images(3)
     assert torch.equal(m.reconstruct(x), m2.reconstruct(x))
-
-
-def test_resume_continues_the_same_trajectory(tmp_path):
-    x = torch.rand(90, 1, 28, 28)
-    torch.manual_seed(0)
-    straight = pyroml.fit(pyroml.VAE(hidden=(16,)), x, epochs=4, batch_size=32, seed=3, progress=False)
-    ck = str(tmp_path / "ck.pt")
-    torch.manual_seed(0)
-    pyroml.fit(pyroml.VAE(hidden=(16,)), x, epochs=2, batch_size=32, seed=3, progress=False, checkpoint=ck)
-    resumed_model = pyroml.VAE(hidden=(16,))  # fresh init: everything comes from the checkpoint
-    resumed = pyroml.fit(resumed_model, x, epochs=4, batch_size=32, seed=3, progress=False,
-                         checkpoint=ck, resume=True)
-    assert resumed.step_loss == pytest.approx(straight.step_loss, rel=1e-6, abs=1e-6)
-    assert len(resumed.train_elbo) == 4
-
-
-def test_resume_refuses_other_model(tmp_path):
-    ck = str(tmp_path / "ck.pt")
-    pyroml.fit(pyroml.VAE(hidden=(16,)), torch.rand(8, 1, 28, 28), epochs=1, progress=False, checkpoint=ck)
-    with pytest.raises(ValueError, match="config"):
-        pyroml.fit(pyroml.VAE(hidden=(8,)), torch.rand(8, 1, 28, 28), epochs=2, progress=False,
-                   checkpoint=ck, resume=True)
 
 
 class _Evil:
@@ -55,7 +34,7 @@ class _Evil:
 def test_checkpoint_that_runs_code_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     bad = tmp_path / "evil.pt"
-    torch.save({"format": checkpoint.FORMAT, "payload": _Evil()}, bad, pickle_protocol=2)
+    torch.save({"format": FORMAT, "payload": _Evil()}, bad, pickle_protocol=2)
     with pytest.raises(ValueError, match="not a safe pyroml checkpoint"):
         pyroml.load(bad)
     assert not (tmp_path / "PWNED").exists()

@@ -1,16 +1,10 @@
-import importlib.util
-import json
 import math
-from pathlib import Path
 
-import matplotlib
 import pytest
 import torch
 
 from pyroml import bo
-from pyroml.gp import study_problem
-
-matplotlib.use("Agg")
+from pyroml.studies.gp_problem import study_problem
 
 
 def _quadratic(centre):
@@ -35,7 +29,7 @@ def test_finds_minimiser_of_smooth_2d_function():
     bounds = torch.tensor([[-1.0, -1.0], [1.0, 1.0]])
     res = bo.minimize(f, bounds, iterations=12, seed=0, n_candidates=1024)
     assert res.X.shape == (5 + 12, 2) and res.y_best < 0.01
-    assert ((res.X >= bounds[0]) & (res.X <= bounds[1])).all()
+    assert ((bounds[0] <= res.X) & (bounds[1] >= res.X)).all()
 
 
 @pytest.mark.parametrize("method", ["thompson", "lcb"])
@@ -71,17 +65,6 @@ def test_study_problem_default_method_finds_the_global_minimum():
     assert f_min == pytest.approx(float(f(torch.tensor([[x_min]], dtype=torch.float64))), abs=1e-4)
 
 
-def test_log_expected_improvement_is_stable_and_matches_plain_ei():
-    mean = torch.tensor([0.0, 1.0, 3.0, 40.0], dtype=torch.float64)
-    std = torch.tensor([1.0, 0.5, 0.2, 1.0], dtype=torch.float64)
-    z = (0.5 - mean) / std
-    normal = torch.distributions.Normal(0.0, 1.0)
-    plain = std * (z * normal.cdf(z) + normal.log_prob(z).exp())
-    log_ei = bo.log_expected_improvement(mean, std, 0.5)
-    assert torch.allclose(log_ei[:3].exp(), plain[:3], rtol=1e-9)
-    assert torch.isfinite(log_ei).all() and log_ei[3] < -700                          # plain EI underflows there
-
-
 def test_bad_inputs_raise_clear_errors():
     f = lambda x: x.sum(-1)  # noqa: E731
     with pytest.raises(ValueError, match="outside the bounds"):
@@ -107,14 +90,3 @@ def test_random_search_baseline():
     f = _quadratic([0.3])
     res = bo.random_search(f, (-1.0, 1.0), torch.tensor([0.0]), iterations=10, seed=0)
     assert res.X.shape == (11, 1) and res.y_best == float(res.Y.min())
-
-
-def test_bo_example_writes_metrics_result_and_figures(tmp_path):
-    path = Path(__file__).resolve().parents[1] / "examples" / "bayes_opt.py"
-    spec = importlib.util.spec_from_file_location("bayes_opt", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    assert mod.main(mod.build_parser().parse_args(["--iterations", "2", "--out", str(tmp_path)])) == 0
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert all(not isinstance(v, (dict, list)) for v in metrics.values()) and metrics["evaluations"] == 7
-    assert {"result.json", "bo_iterations.png", "bo_best_so_far.png"} <= {p.name for p in tmp_path.iterdir()}

@@ -1,14 +1,16 @@
 import json
 import math
 
+import pytest
 import torch
 
 import pyroml
 from pyroml.data import Dataset
+from tests.conftest import mnist_images
 
 
 def test_report_fields_and_json(tmp_path):
-    x = torch.rand(50, 1, 28, 28)
+    x = mnist_images(50)
     m = pyroml.VAE(hidden=(16,))
     r = pyroml.evaluate(m, Dataset(x, torch.arange(50) % 10), iwae_k=10, batch_size=16)
     assert r.n == 50 and r.elbo_particles == 1 and r.iwae_k == 10 and r.log_likelihood_method == "iwae"
@@ -22,7 +24,7 @@ def test_report_fields_and_json(tmp_path):
 
 
 def test_evaluate_is_batch_size_invariant():
-    x = torch.rand(30, 1, 28, 28)
+    x = mnist_images(30)
     m = pyroml.VAE(hidden=(16,))
     a = pyroml.evaluate(m, x, iwae_k=None, batch_size=7)
     b = pyroml.evaluate(m, x, iwae_k=None, batch_size=30)
@@ -32,6 +34,5 @@ def test_evaluate_is_batch_size_invariant():
 
 
 def test_evaluate_rejects_bad_data():
-    import pytest
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        pyroml.evaluate(pyroml.VAE(hidden=(8,)), torch.rand(4, 1, 28, 28) * 255)
+        pyroml.evaluate(pyroml.VAE(hidden=(8,)), mnist_images(4) * 255)

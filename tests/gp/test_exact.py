@@ -1,0 +1,88 @@
+import pyro.contrib.gp as cgp
+import pyro.distributions as dist
+import pytest
+import torch
+from pyro.nn import PyroSample
+
+from pyroml.gp import GP, KERNELS, kernel_matrix
+from tests.gp.helpers import data, hypers_at
+
+
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_predictive_equals_closed_form_conditional(kernel):
+    X, y = data()
+    gp = GP(X, y, kernel=kernel, noise=1e-3)
+    hypers = hypers_at(gp)
+    h1 = {k: v.reshape(()) for k, v in hypers.items()}
+    Xs = torch.linspace(-1, 1, 7, dtype=torch.float64)[:, None]
+    K = kernel_matrix(kernel, X, X, h1) + 1e-3 * torch.eye(6, dtype=torch.float64)
+    Ks, Kss = kernel_matrix(kernel, X, Xs, h1), kernel_matrix(kernel, Xs, Xs, h1)
+    mean = Ks.T @ torch.linalg.solve(K, y)
+    var = Kss.diagonal() - (Ks * torch.linalg.solve(K, Ks)).sum(0)
+    m, v = gp.predict(Xs, hypers)
+    assert torch.allclose(m, mean, atol=1e-8) and torch.allclose(v, var + 1e-3, atol=1e-8)
+    m0, v0 = gp.predict(Xs, hypers, noiseless=True)
+    assert torch.allclose(m0, mean, atol=1e-8) and torch.allclose(v0, var, atol=1e-8)
+
+
+def test_kernel_instance_and_its_priors():
+    X, y = data()
+    k = cgp.kernels.Matern52(input_dim=1)
+    k.lengthscale = PyroSample(dist.LogNormal(0.5, 0.1))
+    gp = GP(X, y, kernel=k)
+    assert gp.kernel_name == "matern52"
+    assert float(gp.priors["lengthscale"].loc) == 0.5 and gp.priors["lengthscale"].loc.dtype == torch.float64
+    assert float(gp.priors["variance"].scale) == 2.0                               # the default
+    with pytest.raises(TypeError, match="not supported"):
+        GP(X, y, kernel=cgp.kernels.Linear(input_dim=1))
+    with pytest.raises(ValueError, match="input_dim=1"):
+        GP(X, y, kernel=cgp.kernels.RBF(input_dim=2))
+    with pytest.raises(ValueError, match="isotropic"):
+        GP(X, y, kernel=cgp.kernels.RBF(input_dim=1, lengthscale=torch.ones(3)))
+
+
+def test_function_samples_survive_repeated_inputs():
+    X, y = data()
+    gp = GP(X, y, noise=1e-6)
+    Xs = torch.cat([X[:, 0], X[:, 0], torch.linspace(-1, 1, 300, dtype=torch.float64)])
+    hypers = {"lengthscale": torch.tensor([0.5, 2.0]), "variance": torch.tensor([1.0, 3.0])}
+    draws = gp.sample_functions(Xs, hypers, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(draws).all() and draws.shape == (2, Xs.shape[0])
+    mean, _, _ = gp.conditional(X, hypers)
+    assert (draws[:, :6] - mean).abs().max() < 0.01 and (draws[:, 6:12] - mean).abs().max() < 0.01
+
+
+def test_function_samples_have_the_conditional_moments():
+    X, y = data()
+    gp = GP(X, y)
+    S = 400
+    hypers = {"lengthscale": torch.full((S,), 0.3), "variance": torch.full((S,), 1.0)}
+    Xs = torch.linspace(-1, 1, 25, dtype=torch.float64)
+    draws = gp.sample_functions(Xs, hypers, generator=torch.Generator().manual_seed(0))
+    mean, C, _ = gp.conditional(Xs, {k: v[:1] for k, v in hypers.items()}, full_cov=True)
+    emp = torch.cov(draws.T)
+    assert (draws.mean(0) - mean[0]).abs().max() < 4 * C[0].diagonal().max().sqrt() / S ** 0.5 + 1e-6
+    assert (emp - C[0]).abs().max() < 0.25
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"X": torch.zeros(3, 1), "y": torch.zeros(4)}, "differ in length"),
+    ({"X": torch.zeros(3, 1), "y": torch.tensor([0.0, float("nan"), 1.0])}, "NaN"),
+    ({"X": torch.zeros(3, 1, 1), "y": torch.zeros(3)}, "shape"),
+    ({"X": torch.zeros(3, 1), "y": torch.zeros(3, 1)}, "flatten"),
+    ({"X": torch.zeros(3, 1), "y": torch.zeros(3), "kernel": "cosine"}, "kernel must be one of"),
+    ({"X": torch.zeros(3, 1), "y": torch.zeros(3), "noise": 0.0}, "positive"),
+    ({"X": torch.zeros(3, 1), "y": torch.zeros(3), "priors": {"period": dist.LogNormal(0.0, 1.0)}}, "noise_prior"),
+])
+def test_gp_bad_inputs(bad, match):
+    with pytest.raises(ValueError, match=match):
+        GP(**bad)
+
+
+def test_public_prior_and_named_conditional():
+    """``GP.prior`` is what the plots read; ``conditional`` returns a named tuple."""
+    X, y = data()
+    gp = GP(X, y, noise_prior=dist.LogNormal(-6.0, 1.0))
+    assert gp.prior("lengthscale") is gp.priors["lengthscale"] and gp.prior("noise") is gp.noise_prior
+    c = gp.conditional(X, hypers_at(gp))
+    assert c.mean.shape == c.var.shape == (1, 6) and c.noise.shape == (1,)
