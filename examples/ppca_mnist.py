@@ -15,8 +15,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pyroml
-from pyroml.cli.common import add_common_args
-from pyroml.cli.experiment import load_data, train_and_report
+from pyroml.cli.common import add_common_args, load_data
+from pyroml.cli.experiment import train_and_report
 
 
 def main(args):

@@ -10,7 +10,12 @@ from __future__ import annotations
 import math
 from typing import Any, Collection, Optional, Sequence, Tuple
 
-__all__ = ["check_int", "check_positive", "check_fraction", "check_choice", "check_sizes"]
+__all__ = ["NotFittedError", "check_int", "check_positive", "check_fraction", "check_choice", "check_sizes"]
+
+
+class NotFittedError(ValueError):
+    """A model was used before what it needs was there (e.g. its shape, taken from the data at
+    the first fit)."""
 
 
 def check_int(name: str, value: Any, low: int = 0, high: Optional[int] = None) -> int:

@@ -31,8 +31,9 @@ COMMANDS = (train, evaluate, compare, gp, bo)
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``pyroml`` argument parser with its subcommands."""
-    description = ("Train, save, evaluate and compare probabilistic models of MNIST (VAE, ConvVAE, PPCA,\n"
-                   "GMM); Gaussian processes and Bayesian optimisation on the study's problem.\n\nexamples:\n"
+    description = ("Train, save, evaluate and compare probabilistic models of any data set (VAE, ConvVAE, PPCA,\n"
+                   "GMM; MNIST by default); Gaussian processes and Bayesian optimisation on the study's problem.\n\n"
+                   "examples:\n"
                    + (__doc__ or "").split("::")[1].split("\n\n")[1].rstrip())
     parser = argparse.ArgumentParser(prog="pyroml", description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
@@ -43,14 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``pyroml`` console script."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CLIError, FileNotFoundError) as e:
-        print(f"pyroml {args.command}: {e}", file=sys.stderr)
+    except (CLIError, FileNotFoundError, NotADirectoryError, ValueError, ConnectionError) as e:
+        # a user error (bad flags, data, files): one line, no traceback
+        print(f"pyroml {args.command}: {_one_line(e)}", file=sys.stderr)
         return 2
+    except FloatingPointError as e:  # training diverged: the message says where and what to change
+        print(f"pyroml {args.command}: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"pyroml {args.command}: interrupted; the last checkpoint is intact", file=sys.stderr)
         return 130

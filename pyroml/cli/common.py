@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, Optional, Type
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple, Type
 
+from pyroml._validation import check_int
+from pyroml.data import PATH_KINDS, Dataset, dataset_names, from_path, load
 from pyroml.io import MODELS
 from pyroml.models import DensityModel
 
-__all__ = ["CLIError", "MODEL_DEFAULT", "add_data_args", "add_common_args", "fill_model_defaults"]
+__all__ = ["CLIError", "MODEL_DEFAULT", "add_data_args", "add_common_args", "fill_model_defaults", "load_data",
+           "data_record"]
 
 
 class CLIError(Exception):
@@ -28,12 +32,52 @@ MODEL_DEFAULT = _ModelDefault()
 SETTINGS = ("epochs", "batch_size", "lr", "lr_schedule")
 
 
-def add_data_args(parser: argparse.ArgumentParser) -> None:
-    """``--data-dir`` and ``--no-download``: where MNIST is, and whether it may be downloaded."""
+def add_data_args(parser: argparse.ArgumentParser, own_data: bool = True) -> None:
+    """Which data: ``--dataset NAME`` (default MNIST) from ``--data-dir``, downloaded unless
+    ``--no-download``; with ``own_data``, also ``--data PATH`` (a file or folder of one's own) and
+    its options."""
+    parser.add_argument("--dataset", default="mnist", choices=dataset_names(), metavar="NAME",
+                        help=f"a data set by name: {', '.join(dataset_names())} (default mnist)")
     parser.add_argument("--data-dir", default=None,
-                        help="folder holding MNIST/raw/ (default: $PYROML_DATA_DIR, else ./data)")
+                        help="folder holding the data sets in torchvision's layout, e.g. MNIST/raw/ "
+                             "(default: $PYROML_DATA_DIR, else ./data)")
     parser.add_argument("--no-download", action="store_true",
-                        help="fail instead of downloading MNIST when the files are missing")
+                        help="fail instead of downloading the data set when its files are missing")
+    if own_data:
+        parser.add_argument("--data", default=None, metavar="PATH",
+                            help="your own data instead of --dataset: " + "; ".join(PATH_KINDS))
+        parser.add_argument("--label-column", default=None,
+                            help="with a .csv --data: the column holding the labels (name or index)")
+        parser.add_argument("--size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                            help="with an image-folder --data: resize every image to H x W")
+        parser.add_argument("--greyscale", action="store_true",
+                            help="with an image-folder --data: convert the images to greyscale")
+        parser.add_argument("--test-fraction", type=float, default=0.1,
+                            help="with --data without a given split: the fraction held out for testing (default 0.1)")
+
+
+def load_data(args: argparse.Namespace) -> Tuple[Dataset, Dataset]:
+    """``(train, test)`` as the flags say: ``--data PATH`` when given, else ``--dataset`` from
+    ``--data-dir`` (downloaded unless ``--no-download``); ``--subset`` keeps a random part of each."""
+    subset, seed = getattr(args, "subset", None), getattr(args, "seed", 0)
+    if subset is not None:
+        check_int("--subset", subset, 1)
+    path = getattr(args, "data", None)
+    if path is None:
+        return load(args.dataset, args.data_dir, download=not args.no_download, subset=subset, seed=seed)
+    label = args.label_column
+    label = int(label) if isinstance(label, str) and label.isdigit() else label
+    train, test = from_path(path, label_column=label, size=args.size, greyscale=args.greyscale,
+                            test_fraction=args.test_fraction, seed=seed)
+    return (train, test) if subset is None else (train.subset(subset, seed), test.subset(subset, seed))
+
+
+def data_record(args: argparse.Namespace, train: Dataset, test: Dataset) -> Dict[str, Any]:
+    """What a run was trained on, for its settings: the data set's name or the path, the split
+    sizes and a fingerprint of the training examples (:meth:`~pyroml.data.Dataset.fingerprint`)."""
+    path = getattr(args, "data", None)
+    source = str(Path(path).resolve()) if path is not None else args.dataset
+    return {"source": source, "n_train": len(train), "n_test": len(test), "fingerprint": train.fingerprint()}
 
 
 def add_common_args(parser: argparse.ArgumentParser, model_cls: Optional[Type[DensityModel]] = None) -> None:
@@ -60,7 +104,7 @@ def add_common_args(parser: argparse.ArgumentParser, model_cls: Optional[Type[De
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     parser.add_argument("--subset", type=int, default=None,
-                        help="use a random subset of this many train and test images (quick runs)")
+                        help="use a random subset of this many training and test examples (quick runs)")
     parser.add_argument("--iwae-k", type=int, default=100,
                         help="importance samples for the log-likelihood bound of models without an exact one")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

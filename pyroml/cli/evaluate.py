@@ -1,4 +1,4 @@
-"""``pyroml evaluate CHECKPOINT``: rebuild a saved model and score it on the MNIST test set."""
+"""``pyroml evaluate CHECKPOINT``: rebuild a saved model and score it on a test set (MNIST's by default)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pyroml import plots
-from pyroml.cli.common import CLIError, add_data_args
-from pyroml.data import load_mnist
+from pyroml.cli.common import CLIError, add_data_args, load_data
 from pyroml.evaluation import evaluate
 from pyroml.io import load, write_json
 
@@ -26,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
         model = load(path, device=args.device)
     except ValueError as e:
         raise CLIError(str(e)) from None
-    _, test = load_mnist(args.data_dir, download=not args.no_download, subset=args.subset, seed=args.seed)
+    _, test = load_data(args)
     report = evaluate(model, test, iwae_k=args.iwae_k, seed=args.seed)
     print(report)
     out = Path(args.out or path.parent / "evaluation")
@@ -39,10 +38,10 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the ``evaluate`` command to the subparsers ``sub``."""
-    p = sub.add_parser("evaluate", help="score a saved model (model.pt) on the MNIST test set",
+    p = sub.add_parser("evaluate", help="score a saved model (model.pt) on a test set",
                        description="Rebuild a model saved by `pyroml train` (or pyroml.save) without its training "
-                                   "code, evaluate it on the MNIST test set (ELBO, log-likelihood, MSE, latents) and "
-                                   "write metrics.json and figures.",
+                                   "code, evaluate it on the test set of --dataset (MNIST by default) or --data "
+                                   "(ELBO, log-likelihood, MSE, latents) and write metrics.json and figures.",
                        epilog="example: pyroml evaluate runs/vae/model.pt --iwae-k 1000")
     p.add_argument("checkpoint", help="path of a model.pt")
     add_data_args(p)

@@ -10,30 +10,25 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Callable, Optional, Tuple, Union
+from typing import Callable, Optional, Union
 
 import pyro
 
 from pyroml import plots
-from pyroml.cli.common import fill_model_defaults
-from pyroml.data import Dataset, load_mnist
+from pyroml.cli.common import data_record, fill_model_defaults, load_data
 from pyroml.evaluation import Report, evaluate
 from pyroml.infer import fit
 from pyroml.io import save, write_json
 from pyroml.models import DensityModel
 
-__all__ = ["load_data", "train_and_report"]
-
-
-def load_data(args: argparse.Namespace) -> Tuple[Dataset, Dataset]:
-    """MNIST as the flags ask (downloads unless ``--no-download``)."""
-    return load_mnist(args.data_dir, download=not args.no_download, subset=args.subset, seed=args.seed)
+__all__ = ["train_and_report"]
 
 
 def train_and_report(model: Union[DensityModel, Callable[[], DensityModel]], args: argparse.Namespace,
                      out: Optional[str] = None) -> Report:
-    """Train ``model`` on MNIST as ``args`` say, evaluate it on the test set, print the
-    metrics and write ``metrics.json``, ``model.pt`` and the figures to ``out``.
+    """Train ``model`` on the data ``args`` name (MNIST by default), evaluate it on the test set,
+    print the metrics and write ``metrics.json`` (with the data's record: source, split sizes,
+    fingerprint), ``model.pt`` and the figures to ``out``.
 
     :param model: a model, or a zero-argument callable building one; a callable is called
         after seeding with ``args.seed``, so the initial weights are reproducible too.
@@ -56,7 +51,7 @@ def train_and_report(model: Union[DensityModel, Callable[[], DensityModel]], arg
                "lr_schedule": args.lr_schedule,
                "seed": args.seed, "train_seconds": train_seconds,
                "seconds_per_epoch": train_seconds / max(args.epochs, 1), "n_train": len(train),
-               "config": model.get_config()}
+               "config": model.get_config(), "data": data_record(args, train, test)}
     save(model, out_dir / "model.pt", history)
     plots.save_figures(plots.model_figures(model, test, report, history), out_dir)
     write_json(out_dir / "metrics.json", metrics)

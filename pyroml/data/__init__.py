@@ -14,6 +14,7 @@ Every loader returns a :class:`Dataset` whose :class:`DataSpec` is what models, 
 from pyroml.data.arrays import from_arrays, from_dataset
 from pyroml.data.datasets import Data, Dataset, as_tensors
 from pyroml.data.folders import IMAGE_EXTENSIONS, from_folder
+from pyroml.data.paths import PATH_KINDS, from_path
 from pyroml.data.sources import (
     DATASETS,
     ENV_VAR,
@@ -30,6 +31,6 @@ from pyroml.data.tables import from_csv
 __all__ = [
     "Dataset", "DataSpec", "Data", "as_tensors",
     "load", "load_mnist", "dataset_names", "DATASETS", "DownloadError",
-    "from_arrays", "from_csv", "from_folder", "from_dataset",
+    "from_arrays", "from_csv", "from_folder", "from_dataset", "from_path", "PATH_KINDS",
     "data_dir", "ENV_VAR", "MNIST_FILES", "SUPPORTS", "IMAGE_EXTENSIONS",
 ]

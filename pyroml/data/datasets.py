@@ -80,6 +80,20 @@ class Dataset:
         g = torch.Generator().manual_seed(seed)
         return self[torch.randperm(len(self), generator=g)[:n]]
 
+    def split(self, test_fraction: float = 0.1, seed: int = 0) -> Tuple[Dataset, Dataset]:
+        """``(train, test)``: a random ``test_fraction`` of the examples held out (at least one
+        in each part), the same for the same seed; specs kept.
+
+        :raises ValueError: for a fraction outside (0, 1) or fewer than two examples.
+        """
+        if not (isinstance(test_fraction, float) and 0.0 < test_fraction < 1.0):
+            raise ValueError(f"test_fraction must be a number in (0, 1), got {test_fraction!r}")
+        if len(self) < 2:
+            raise ValueError(f"cannot split {len(self)} example(s) into a training and a test part")
+        n_test = min(max(1, round(test_fraction * len(self))), len(self) - 1)
+        perm = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+        return self[perm[n_test:]], self[perm[:n_test]]
+
     def to(self, device: Union[str, torch.device]) -> Dataset:
         """The same data on ``device``, spec kept."""
         return Dataset(self.x.to(device), None if self.y is None else self.y.to(device), self.spec)

@@ -195,11 +195,10 @@ def _epoch(step_fn: _Step, batches: _Batches, epoch: int, first: bool, history: 
     return -epoch_sum / n
 
 
-def _checked_data(model: SVIModule, data: Data, validation: Optional[Data],
+def _checked_data(model: SVIModule, tensors: Tuple[torch.Tensor, ...], validation: Optional[Data],
                   device: Optional[Union[str, torch.device]]) -> Tuple[torch.Tensor, ...]:
     """The training tensors, checked by the model and moved to its device (after moving the
     model to ``device`` when given); the validation data are checked too."""
-    tensors = as_tensors(data)
     model.check_input(*tensors, what="training data")
     if validation is not None:
         model.check_input(*as_tensors(validation), what="validation data")
@@ -266,13 +265,17 @@ def fit(
         its last finite parameters.
     """
     _check_settings(epochs, batch_size, lr, num_particles, lr_schedule, checkpoint, resume)
-    batches = _Batches(_checked_data(model, data, validation, device), batch_size, 0 if seed is None else seed)
-
+    tensors = as_tensors(data)
+    if seed is not None:  # a model built from the data here starts as if built after seeding
+        pyro.set_rng_seed(seed)
+        model.adapt_to_data(*tensors)
+        pyro.set_rng_seed(seed)
+    else:
+        model.adapt_to_data(*tensors)
+    batches = _Batches(_checked_data(model, tensors, validation, device), batch_size, 0 if seed is None else seed)
     optimizer = _adam(model.optim_groups(lr), lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(lr_schedule, epochs * batches.steps_per_epoch, final_lr_fraction))
-    if seed is not None:
-        pyro.set_rng_seed(seed)
     model.init_from_data(batches.tensors[0])
     checkpoints = _Checkpoints(checkpoint, model, optimizer, scheduler)
     start, history = checkpoints.restore() if resume else (0, History())

@@ -54,6 +54,10 @@ class SVIModule(torch.nn.Module):
             raise ValueError(f"{what} is empty (0 examples)")
 
     # ---- the engine's hooks --------------------------------------------------
+    def adapt_to_data(self, *data: Any) -> None:
+        """Fix what the data determine (e.g. the shape of one example) before they are checked;
+        called first by :func:`pyroml.fit`, after seeding (default: nothing)."""
+
     def init_from_data(self, x: torch.Tensor) -> None:
         """Data-dependent initialisation from the training examples ``x`` (default: none)."""
 

@@ -8,9 +8,11 @@ truncated file where a good checkpoint stood.
 Layout: ``format`` (:data:`FORMAT`), ``model`` (the registry name of the class, see
 :data:`pyroml.io.MODELS`), ``config`` (its constructor arguments, ``get_config()``),
 ``state_dict``, ``history``, and for training checkpoints ``epoch``, ``optimizer``,
-``scheduler`` and ``rng``. A checkpoint's ``config`` may lack arguments added to a model since
-it was written (e.g. ``event_shape``, added after the first release): the constructor's
-defaults fill them, which are the values those checkpoints were trained with.
+``scheduler`` and ``rng``.
+
+Format history: ``pyroml-checkpoint-v1`` configs have no ``event_shape`` (every model of that
+format was built for MNIST's ``(1, 28, 28)``, which reading fills in); ``pyroml-checkpoint-v2``
+configs always hold it. Both are read.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from pyroml.io.registry import MODELS, registry_name
 
 __all__ = ["save", "load", "read_checkpoint", "FORMAT"]
 
-FORMAT = "pyroml-checkpoint-v1"
+FORMAT = "pyroml-checkpoint-v2"
+#: formats this version reads
+READABLE = ("pyroml-checkpoint-v1", FORMAT)
+V1_EVENT_SHAPE = [1, 28, 28]
 
 
 def save(model: torch.nn.Module, path: PathLike, history: Optional[Any] = None, **extra: Any) -> None:
@@ -60,8 +65,12 @@ def read_checkpoint(path: PathLike) -> Dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle.UnpicklingError and friends
         raise ValueError(f"{path} is not a safe pyroml checkpoint (refused to load: {e})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    if not isinstance(state, dict) or state.get("format") not in READABLE:
         raise ValueError(f"{path} is not a pyroml checkpoint (format {FORMAT} expected)")
+    if not isinstance(state.get("config"), dict) or not isinstance(state.get("state_dict"), dict):
+        raise ValueError(f"{path} is not a pyroml checkpoint: its config or weights are missing")
+    if state["format"] == "pyroml-checkpoint-v1":
+        state["config"].setdefault("event_shape", V1_EVENT_SHAPE)
     if state.get("model") not in MODELS:
         raise ValueError(f"{path} is not a pyroml checkpoint: unknown model {state.get('model')!r} "
                          f"(known: {sorted(MODELS)})")

@@ -16,12 +16,12 @@ captures a model whole.
 from __future__ import annotations
 
 import inspect
-from typing import Any, ClassVar, Dict, Sequence, Tuple
+from typing import Any, ClassVar, Dict, Optional, Sequence, Tuple
 
 import torch
 from pyro.nn import PyroModule
 
-from pyroml._validation import check_int, check_sizes
+from pyroml._validation import NotFittedError, check_int, check_sizes
 from pyroml.infer.module import SVIModule
 
 __all__ = ["SVIModule", "DensityModel", "check_examples", "check_latent_dim", "as_event_shape", "MNIST_SHAPE"]
@@ -69,8 +69,8 @@ def check_examples(x: Any, event_shape: Tuple[int, ...], unit_interval: bool, wh
         if lo < 0.0 or hi > 1.0:
             fix = "divide by 255" if hi > 1.0 and hi <= 255.0 and lo >= 0.0 else "rescale to [0, 1]"
             raise ValueError(
-                f"expected pixels in [0, 1] for a Bernoulli-type likelihood, got min {lo:g}, max {hi:g}: "
-                f"{fix}, or choose a model with a Gaussian likelihood"
+                f"expected values in [0, 1] for a Bernoulli-type likelihood, got min {lo:g}, max {hi:g}: "
+                f"{fix}, or, for real-valued data, use likelihood='gaussian' (VAE, ConvVAE), PPCA or GMM"
             )
     return x
 
@@ -83,23 +83,58 @@ class DensityModel(PyroModule, SVIModule):
     :meth:`log_likelihood`.
 
     Constructor arguments are stored as attributes of the same name (scikit-learn's
-    convention), so :meth:`get_config` can rebuild the model; ``event_shape`` (the shape of
-    one example) is one of them.
+    convention), so :meth:`get_config` can rebuild the model. ``event_shape``, the shape of one
+    example, is one of them: given to the constructor, the parameters are built at once; left
+    ``None``, they are built from the data at the first :func:`pyroml.fit`
+    (:meth:`adapt_to_data`), and the shape then belongs to the configuration and the checkpoint.
+    Subclasses build their shape-dependent parameters in :meth:`_build`.
     """
 
     #: whether the likelihood needs data in [0, 1]
-    unit_interval: ClassVar[bool] = False
+    unit_interval: bool = False
     #: whether :meth:`log_likelihood` is exact (else the evaluator uses an importance-weighted bound)
     has_exact_log_likelihood: ClassVar[bool] = False
 
-    def __init__(self, event_shape: Sequence[int] = MNIST_SHAPE) -> None:
+    def __init__(self, event_shape: Optional[Sequence[int]] = None) -> None:
         super().__init__()
-        self.event_shape: Tuple[int, ...] = as_event_shape(event_shape)
+        self._event_shape: Optional[Tuple[int, ...]] = None if event_shape is None else as_event_shape(event_shape)
+
+    @property
+    def event_shape(self) -> Tuple[int, ...]:
+        """The shape of one example.
+
+        :raises NotFittedError: before the shape is known (neither given nor taken from data).
+        """
+        if self._event_shape is None:
+            raise NotFittedError(f"{type(self).__name__} has no event_shape yet: fit it first (the shape is taken "
+                               f"from the data), or pass event_shape=... to its constructor")
+        return self._event_shape
+
+    @property
+    def is_built(self) -> bool:
+        """Whether the shape, and with it the parameters, are there."""
+        return self._event_shape is not None
 
     @property
     def n_features(self) -> int:
         """:math:`D`, the number of values in one example."""
         return int(torch.Size(self.event_shape).numel())
+
+    def _build(self) -> None:
+        """Create the parameters that depend on :attr:`event_shape` (called once it is known)."""
+        raise NotImplementedError
+
+    def adapt_to_data(self, *data: Any) -> None:
+        """Take ``event_shape`` from the training examples ``data[0]`` (shape ``(N,) + event_shape``)
+        and build the parameters, when the shape was not given; a built model is left as it is."""
+        x = data[0]
+        if self._event_shape is None and isinstance(x, torch.Tensor) and x.dim() >= 2:
+            self._event_shape = as_event_shape(x.shape[1:])
+            try:
+                self._build()
+            except BaseException:
+                self._event_shape = None
+                raise
 
     # ---- projections -------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,14 +162,14 @@ class DensityModel(PyroModule, SVIModule):
 
     # ---- input checks and configuration -------------------------------------
     def check_input(self, *data: Any, what: str = "x") -> None:
-        """Validate examples for this model; see :func:`check_examples`."""
+        """Validate examples for this model (see :func:`check_examples`)."""
         check_examples(data[0], self.event_shape, self.unit_interval, what)
 
     def get_config(self) -> Dict[str, Any]:
         """Constructor arguments, enough to rebuild an untrained copy: ``type(m)(**m.get_config())``;
         JSON-ready (tuples as lists), as checkpoints and run settings store them."""
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {n: _jsonable(getattr(self, n)) for n in names}
+        return {n: _jsonable(self._event_shape if n == "event_shape" else getattr(self, n)) for n in names}
 
     @property
     def device(self) -> torch.device:

@@ -12,8 +12,12 @@ The assignment :math:`k_n` is a discrete latent site enumerated in parallel by
 ``TraceEnum_ELBO``; the guide is empty (the globals are module parameters), so the ELBO is
 the exact marginal log-likelihood :math:`\\log \\sum_k \\pi_k \\mathcal N(x_n; \\mu_k, v_k)`.
 
-The variance floor :math:`v_{\\min}` (default 0.01, a standard deviation of 0.1 on [0, 1]
-pixels) keeps pixels that are constant in the training data (MNIST's border) from collapsing
+The variance floor :math:`v_{\\min, d}` scales with the data unless given
+(``var_floor``): for data on [0, 1] (pixels, proportions) it is 0.01 for every feature, a
+standard deviation of a tenth of the interval; for any other data it is
+:math:`(0.1\\,\\mathrm{sd}_d)^2` for each feature :math:`d`, a feature that is constant in the
+training data taking the pooled standard deviation instead. It keeps features that are
+constant in the training data (MNIST's border pixels) from collapsing
 to zero variance, which sends the likelihood to infinity on the training set and to minus
 infinity on test pixels that differ (docs/comparison.md). The floor is **hard**,
 as in a floored EM's M-step: :meth:`GMM.project_parameters`, which :func:`pyroml.fit` calls after
@@ -33,7 +37,7 @@ K x B x D tensor.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Dict, List, Sequence
+from typing import Any, ClassVar, Dict, List, Optional, Sequence
 
 import pyro
 import pyro.distributions as dist
@@ -45,7 +49,7 @@ from torch.nn import functional as F
 
 from pyroml._validation import check_int, check_positive
 from pyroml.io.registry import register_model
-from pyroml.models.base import MNIST_SHAPE, DensityModel
+from pyroml.models.base import DensityModel
 
 _EMPTY = torch.Size()
 
@@ -97,29 +101,53 @@ class _GivenComponent(dist.TorchDistribution):
 
 @register_model("gmm")
 class GMM(DensityModel):
-    """Mixture of K diagonal Gaussians over flattened images, assignments enumerated.
+    """Mixture of K diagonal Gaussians over flattened examples, assignments enumerated.
 
     :param int n_components: K.
-    :param float var_floor: lower bound :math:`v_{\\min}` of every variance (pixels on [0, 1]).
-    :param event_shape: the shape of one example (default MNIST's ``(1, 28, 28)``).
+    :param float var_floor: lower bound :math:`v_{\\min}` of every variance, on the data's scale;
+        ``None`` (default) sets it from the training data at the first :func:`pyroml.fit` (see the
+        module docstring: 0.01 for data on [0, 1], a tenth of each feature's standard deviation,
+        squared, otherwise).
+    :param event_shape: the shape of one example, any (D is its number of values); ``None``
+        (default) takes it from the data at the first :func:`pyroml.fit`.
     """
 
     has_exact_log_likelihood = True
     fit_defaults: ClassVar[Dict[str, Any]] = {"epochs": 50, "batch_size": 2000, "lr": 0.1, "lr_schedule": "cosine"}
 
-    def __init__(self, n_components: int = 10, var_floor: float = 0.01, event_shape: Sequence[int] = MNIST_SHAPE):
+    def __init__(self, n_components: int = 10, var_floor: Optional[float] = None,
+                 event_shape: Optional[Sequence[int]] = None):
         super().__init__(event_shape)
         self.n_components = check_int("n_components", n_components, 1)
-        self.var_floor = check_positive("var_floor", var_floor)
-        d = self.n_features
-        self.logits = nn.Parameter(torch.zeros(n_components))
-        self.means = nn.Parameter(0.5 + 0.01 * torch.randn(n_components, d))
-        self.log_var = nn.Parameter(torch.zeros(n_components, d))
+        self.var_floor = None if var_floor is None else check_positive("var_floor", var_floor)
+        if self.is_built:
+            self._build()
+
+    def _build(self) -> None:
+        k, d = self.n_components, self.n_features
+        self.logits = nn.Parameter(torch.zeros(k))
+        self.means = nn.Parameter(0.5 + 0.01 * torch.randn(k, d))
+        self.log_var = nn.Parameter(torch.zeros(k, d))
+        floor = math.nan if self.var_floor is None else math.log(self.var_floor)
+        self.register_buffer("_log_floor", torch.full((d,), floor))
         self.register_buffer("initialized", torch.tensor(False))
 
     @property
-    def _log_floor(self) -> float:
-        return math.log(self.var_floor)
+    def floor(self) -> torch.Tensor:
+        """:math:`v_{\\min, d}`, the variance floor of each feature, shape ``(D,)`` (NaN until set
+        from the data when ``var_floor`` is ``None``)."""
+        return self._log_floor.exp()
+
+    @torch.no_grad()
+    def _floor_from_data(self, flat: torch.Tensor) -> torch.Tensor:
+        """:math:`\\log v_{\\min, d}` for training data ``flat`` of shape ``(N, D)`` (module docstring)."""
+        if self.var_floor is not None:
+            return torch.full_like(self._log_floor, math.log(self.var_floor))
+        if float(flat.min()) >= 0.0 and float(flat.max()) <= 1.0:
+            return torch.full_like(self._log_floor, math.log(0.01))
+        var = flat.var(0)
+        pooled = float(var.mean()) if float(var.mean()) > 0 else 1.0
+        return (0.01 * torch.where(var > 0, var, pooled)).log().to(self._log_floor)
 
     @property
     def variances(self) -> torch.Tensor:
@@ -134,20 +162,27 @@ class GMM(DensityModel):
         (EM's hard floor); :func:`pyroml.fit` calls it after every optimiser step."""
         self.log_var.clamp_(min=self._log_floor)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+    def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        # checkpoints written before the per-feature floor hold one number, var_floor
+        if prefix + "_log_floor" not in state_dict and self.var_floor is not None:
+            state_dict[prefix + "_log_floor"] = self._log_floor.new_full(self._log_floor.shape,
+                                                                        math.log(self.var_floor))
         # checkpoints written before the hard floor hold rho, with v = v_min + softplus(rho)
         rho = state_dict.pop(prefix + "rho", None)
-        if rho is not None and prefix + "log_var" not in state_dict:
+        if rho is not None and prefix + "log_var" not in state_dict and self.var_floor is not None:
             state_dict[prefix + "log_var"] = torch.log(self.var_floor + F.softplus(rho))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor, max_points: int = 20000) -> None:
         """k-means++ picks (Arthur & Vassilvitskii, 2007) from up to ``max_points`` examples for the
-        means; every variance at the pooled feature variance (or the floor, if above it); equal weights.
-        Once: a model that is initialised already is left as it is."""
+        means; every variance at the pooled feature variance (or the floor, if above it); equal weights;
+        the variance floor from the data unless ``var_floor`` was given. Once: a model that is
+        initialised already is left as it is."""
         if bool(self.initialized):
             return
+        if x.shape[0] < 2:
+            raise ValueError(f"GMM needs at least 2 examples to initialise from the data, got {x.shape[0]}")
         flat = x.reshape(x.shape[0], -1)
         if flat.shape[0] > max_points:
             flat = flat[torch.randperm(flat.shape[0], device=flat.device)[:max_points]]
@@ -163,7 +198,8 @@ class GMM(DensityModel):
             centres.append(c)
             d2 = torch.minimum(d2, (sq - 2 * flat @ c + c @ c).clamp_min(0))
         self.means.copy_(torch.stack(centres))
-        self.log_var.fill_(math.log(max(float(flat.var(0).mean()), self.var_floor)))
+        self._log_floor.copy_(self._floor_from_data(flat))
+        self.log_var.copy_(torch.maximum(flat.var(0).mean().log().expand_as(self.log_var), self._log_floor))
         self.logits.zero_()
         self.initialized.fill_(True)
 

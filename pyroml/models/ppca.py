@@ -25,7 +25,7 @@ Gaussian marginal with the Woodbury identity in :math:`O(D q^2)` per image.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Dict, List, NamedTuple, Sequence
+from typing import Any, ClassVar, Dict, List, NamedTuple, Optional, Sequence
 
 import pyro
 import pyro.distributions as dist
@@ -34,7 +34,7 @@ from pyro.infer import ELBO, Trace_ELBO
 from torch import nn
 
 from pyroml.io.registry import register_model
-from pyroml.models.base import MNIST_SHAPE, DensityModel, check_latent_dim
+from pyroml.models.base import DensityModel, check_latent_dim
 
 __all__ = ["PPCA"]
 
@@ -56,19 +56,23 @@ class PPCA(DensityModel):
     :math:`\\sigma` at the overall feature standard deviation, :math:`W` small and random.
 
     :param int latent_dim: q, smaller than D.
-    :param event_shape: the shape of one example (default MNIST's ``(1, 28, 28)``).
+    :param event_shape: the shape of one example, any (D is its number of values); ``None``
+        (default) takes it from the data at the first :func:`pyroml.fit`.
     """
 
     has_exact_log_likelihood = True
     fit_defaults: ClassVar[Dict[str, Any]] = {"epochs": 10, "batch_size": 1000, "lr": 0.02, "lr_schedule": "cosine"}
 
-    def __init__(self, latent_dim: int = 2, event_shape: Sequence[int] = MNIST_SHAPE):
+    def __init__(self, latent_dim: int = 2, event_shape: Optional[Sequence[int]] = None):
         super().__init__(event_shape)
-        latent_dim = check_latent_dim(latent_dim)
-        d = self.n_features
+        self.latent_dim = check_latent_dim(latent_dim)
+        if self.is_built:
+            self._build()
+
+    def _build(self) -> None:
+        d, latent_dim = self.n_features, self.latent_dim
         if latent_dim >= d:
             raise ValueError(f"latent_dim must be smaller than the data dimension {d}, got {latent_dim}")
-        self.latent_dim = latent_dim
         self.W = nn.Parameter(0.01 * torch.randn(d, latent_dim))
         self.mu = nn.Parameter(torch.zeros(d))
         self.log_sigma = nn.Parameter(torch.zeros(()))
@@ -81,6 +85,8 @@ class PPCA(DensityModel):
         a model that is initialised already is left as it is)."""
         if bool(self.initialized):
             return
+        if x.shape[0] < 2:
+            raise ValueError(f"PPCA needs at least 2 examples to initialise from the data, got {x.shape[0]}")
         flat = x.reshape(x.shape[0], -1)
         self.mu.copy_(flat.mean(0))
         self.log_sigma.fill_(float(flat.std(0).pow(2).mean().sqrt().clamp_min(1e-3).log()))

@@ -24,12 +24,13 @@ import pyro
 import pyro.distributions as dist
 import torch
 from pyro.infer import ELBO
+from torch import nn
 
 from pyroml._validation import check_choice, check_sizes
 from pyroml.infer.elbo import LeanTraceMeanField_ELBO
 from pyroml.io.registry import register_model
-from pyroml.models.base import MNIST_SHAPE, DensityModel, check_latent_dim
-from pyroml.models.likelihoods import LIKELIHOODS, observation
+from pyroml.models.base import DensityModel, check_latent_dim
+from pyroml.models.likelihoods import LIKELIHOODS, log_scale_shape, observation
 from pyroml.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
 __all__ = ["VAE", "ConvVAE"]
@@ -37,20 +38,28 @@ __all__ = ["VAE", "ConvVAE"]
 class _VAEBase(DensityModel):
     """Model, guide and projections shared by every VAE; subclasses build the networks."""
 
-    unit_interval = True
-
-    def __init__(self, latent_dim: int, likelihood: str, event_shape: Sequence[int]):
+    def __init__(self, latent_dim: int, likelihood: str, event_shape: Optional[Sequence[int]]):
         super().__init__(event_shape)
         self.latent_dim = check_latent_dim(latent_dim)
         self.likelihood = check_choice("likelihood", likelihood, LIKELIHOODS)
+        self.unit_interval = LIKELIHOODS[likelihood] == "unit"
 
-    def _observation(self, logits: torch.Tensor) -> dist.TorchDistribution:
-        """:math:`p(x \\mid z)` from decoder logits of shape ``batch + event_shape``."""
-        return observation(self.likelihood, logits, len(self.event_shape))
+    def _build(self) -> None:
+        self._build_networks()
+        shape = log_scale_shape(self.likelihood, self.event_shape)
+        if shape is not None:  # log sigma of a Gaussian likelihood
+            self.log_scale = nn.Parameter(torch.zeros(shape))
+
+    def _build_networks(self) -> None:
+        raise NotImplementedError
+
+    def _observation(self, out: torch.Tensor) -> dist.TorchDistribution:
+        """:math:`p(x \\mid z)` from decoder outputs of shape ``batch + event_shape``."""
+        return observation(self.likelihood, out, len(self.event_shape), getattr(self, "log_scale", None))
 
     def model(self, x: torch.Tensor) -> None:
         """:math:`z \\sim \\mathcal{N}(0, I)`, :math:`x \\mid z \\sim p(x \\mid \\mathrm{decoder}(z))`;
-        ``x`` of shape ``(N, C, H, W)``."""
+        ``x`` of shape ``(N,) + event_shape``."""
         loc = x.new_zeros(x.shape[0], self.latent_dim)
         with pyro.plate("data", x.shape[0], dim=-1):
             z = pyro.sample("z", dist.Normal(loc, 1.0).to_event(1))
@@ -75,7 +84,7 @@ class _VAEBase(DensityModel):
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Mean of :math:`p(x \\mid z)`, of shape ``z.shape[:-1] + (C, H, W)``."""
+        """Mean of :math:`p(x \\mid z)`, of shape ``z.shape[:-1] + event_shape``."""
         return self._observation(self.decoder(z)).mean
 
     @torch.no_grad()
@@ -86,7 +95,7 @@ class _VAEBase(DensityModel):
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
-        """Means of :math:`p(x \\mid z)` for ``n`` prior draws; shape ``(n, C, H, W)``."""
+        """Means of :math:`p(x \\mid z)` for ``n`` prior draws; shape ``(n,) + event_shape``."""
         return self.decode(torch.randn(n, self.latent_dim, device=self.device))
 
 
@@ -101,18 +110,25 @@ class VAE(_VAEBase):
         importance-weighted bound and once per particle in training, the encoder once, so the
         decoder is kept light (half the evaluation cost of the mirrored decoder for under a nat
         of log-likelihood on MNIST; docs/benchmarks.md).
-    :param str likelihood: ``"bernoulli"`` (grey levels) or ``"continuous_bernoulli"``.
-    :param event_shape: the shape of one example, ``(C, H, W)`` or ``(D,)`` (default MNIST's).
+    :param str likelihood: ``"bernoulli"`` (grey levels), ``"continuous_bernoulli"`` (both for
+        data in [0, 1]), ``"gaussian"`` or ``"gaussian_shared"`` (real-valued data;
+        :mod:`pyroml.models.likelihoods`).
+    :param event_shape: the shape of one example, any: ``(D,)`` for a table, ``(C, H, W)`` for
+        images; ``None`` (default) takes it from the data at the first :func:`pyroml.fit`.
     """
 
     def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (512, 256),
                  decoder_hidden: Optional[Sequence[int]] = (256, 256), likelihood: str = "bernoulli",
-                 event_shape: Sequence[int] = MNIST_SHAPE):
+                 event_shape: Optional[Sequence[int]] = None):
         super().__init__(latent_dim, likelihood, event_shape)
         self.hidden = check_sizes("hidden", hidden)
         self.decoder_hidden = None if decoder_hidden is None else check_sizes("decoder_hidden", decoder_hidden)
-        self.encoder = MLPEncoder(self.event_shape, self.hidden, latent_dim)
-        self.decoder = MLPDecoder(latent_dim, self.decoder_hidden or self.hidden[::-1], self.event_shape)
+        if self.is_built:
+            self._build()
+
+    def _build_networks(self) -> None:
+        self.encoder = MLPEncoder(self.event_shape, self.hidden, self.latent_dim)
+        self.decoder = MLPDecoder(self.latent_dim, self.decoder_hidden or self.hidden[::-1], self.event_shape)
 
 
 @register_model("convvae", "cvae")
@@ -128,11 +144,13 @@ class ConvVAE(_VAEBase):
     :param channels: convolution channels, encoder order.
     :param hidden: sizes of optional dense ReLU layers between the convolutions and the
         heads (an int for one layer; encoder order, mirrored in the decoder).
-    :param str likelihood: ``"bernoulli"`` or ``"continuous_bernoulli"``.
+    :param str likelihood: as for :class:`VAE`.
     :param decoder_hidden: when given, an MLP decoder with these hidden sizes (latent to
         pixels) replaces the transposed convolutions: a convolutional encoder with the
         :class:`VAE`'s decoder, to compare encoders on equal terms.
-    :param event_shape: the shape of one image, ``(C, H, W)`` (default MNIST's).
+    :param event_shape: the shape of one image, ``(C, H, W)`` with H, W >= 8, any size (the
+        decoder's output is cropped to it exactly); ``None`` (default) takes it from the data at
+        the first :func:`pyroml.fit`.
 
     ``ConvVAE(channels=(32, 64), hidden=(512, 256))`` is the configuration that beats the MLP
     :class:`VAE` in the same epochs (docs/benchmarks.md).
@@ -140,18 +158,26 @@ class ConvVAE(_VAEBase):
 
     def __init__(self, latent_dim: int = 2, channels: Sequence[int] = (16, 32),
                  hidden: Union[int, Sequence[int], None] = None, likelihood: str = "bernoulli",
-                 decoder_hidden: Optional[Sequence[int]] = None, event_shape: Sequence[int] = MNIST_SHAPE):
+                 decoder_hidden: Optional[Sequence[int]] = None, event_shape: Optional[Sequence[int]] = None):
         super().__init__(latent_dim, likelihood, event_shape)
         self.channels = check_sizes("channels", channels)
         self.hidden: Union[int, Tuple[int, ...], None]
         if isinstance(hidden, int) and not isinstance(hidden, bool):
             self.hidden = check_sizes("hidden", (hidden,))[0]
-            dense: Tuple[int, ...] = (self.hidden,)
+            self._dense: Tuple[int, ...] = (self.hidden,)
         else:
             self.hidden = None if hidden is None else check_sizes("hidden", cast(Sequence[int], hidden))
-            dense = self.hidden or ()
+            self._dense = self.hidden or ()
         self.decoder_hidden = None if decoder_hidden is None else check_sizes("decoder_hidden", decoder_hidden)
-        self.encoder = ConvEncoder(self.event_shape, self.channels, dense, latent_dim)
-        self.decoder = (ConvDecoder(latent_dim, self.channels, dense[::-1], self.event_shape)
+        if self.is_built:
+            self._build()
+
+    def _build_networks(self) -> None:
+        shape = self.event_shape
+        if len(shape) != 3 or min(shape[1:]) < 8:
+            raise ValueError(f"ConvVAE needs images of shape (C, H, W) with H, W >= 8, got examples of shape "
+                             f"{shape}; for tables or smaller images use VAE (an MLP)")
+        self.encoder = ConvEncoder(shape, self.channels, self._dense, self.latent_dim)
+        self.decoder = (ConvDecoder(self.latent_dim, self.channels, self._dense[::-1], shape)
                         if self.decoder_hidden is None else
-                        MLPDecoder(latent_dim, self.decoder_hidden, self.event_shape))
+                        MLPDecoder(self.latent_dim, self.decoder_hidden, shape))

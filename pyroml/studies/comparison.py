@@ -1,8 +1,10 @@
 """The study's Table 1 and Figures 1–4, and a fairer comparison, from one call.
 
 :func:`compare` trains (or loads from its output folder) the VAE, the ConvVAE, PPCA and the
-GMM — plus a continuous-Bernoulli VAE for the fair column — evaluates them on the MNIST test
-set and writes ``table.md``, ``table.csv``, ``table.json`` and four figures.
+GMM — plus a continuous-Bernoulli VAE for the fair column — evaluates them on the test set of
+an image data set (MNIST, the study's, by default; any of :func:`pyroml.data.dataset_names`)
+and writes ``table.md``, ``table.csv``, ``table.json`` and four figures. The study's own numbers
+are shown beside MNIST's rows only: on other data they would not compare.
 
 **Units.** Everything is per test image, in nats, with pixels on the [0, 1] scale. The study
 mixed scales: its VAE rows were on [0, 1] pixels, its PPCA and GMM rows on 0..255 pixels, where
@@ -37,8 +39,9 @@ import pyro
 import torch
 from matplotlib.figure import Figure
 
+from pyroml import data as pyroml_data
 from pyroml import plots
-from pyroml.data import Dataset, load_mnist
+from pyroml.data import Dataset
 from pyroml.evaluation import Report, bits_per_dim, dequantise, evaluate, iwae_bound
 from pyroml.infer import History, fit
 from pyroml.io import MODELS, load, save, write_json, write_text
@@ -95,11 +98,13 @@ def _fair_log_density(model: DensityModel, u: torch.Tensor, k: int) -> Tuple[Opt
     return None, "not a density"
 
 
-def _settings(model: DensityModel, n_train: int, quick: bool, seed: int) -> Dict[str, Any]:
-    """What a trained model in the output folder must have been trained with to be reused."""
+def _settings(model: DensityModel, train: Dataset, quick: bool, seed: int) -> Dict[str, Any]:
+    """What a trained model in the output folder must have been trained with to be reused: the
+    training settings, the model's configuration, and the data (name, size, fingerprint)."""
     d = model.training_defaults()
+    data = {"source": train.spec.name, "n_train": len(train), "fingerprint": train.fingerprint()}
     return {"epochs": 1 if quick else d["epochs"], "batch_size": d["batch_size"], "lr": d["lr"],
-            "lr_schedule": d["lr_schedule"], "seed": seed, "n_train": n_train, "config": model.get_config()}
+            "lr_schedule": d["lr_schedule"], "seed": seed, "data": data, "config": model.get_config()}
 
 
 def _read_json(path: Path) -> Optional[Dict[str, Any]]:
@@ -124,8 +129,8 @@ def _train_or_load(key: str, overrides: Dict[str, Any], folder: Path, train: Dat
     settings asked for now; else train it (resuming ``folder/checkpoint.pt`` only under the same
     settings)."""
     pyro.set_rng_seed(seed)
-    model = MODELS[key](**overrides)
-    settings = json.loads(json.dumps(_settings(model, len(train), quick, seed)))   # tuples -> lists
+    model = MODELS[key](**overrides, event_shape=train.spec.event_shape)
+    settings = json.loads(json.dumps(_settings(model, train, quick, seed)))   # tuples -> lists
     path, settings_path = folder / "model.pt", folder / "settings.json"
     stored = _read_json(settings_path)
     same = stored is not None and {k: stored.get(k) for k in settings} == settings
@@ -156,25 +161,28 @@ def _fmt(v: Any, digits: int = 2, missing: str = "—") -> str:
 
 
 UNITS = ("Per test image: ELBO and log-likelihood in nats, MSE per pixel, pixels on the [0, 1] scale. "
-         "Study columns: the study's numbers converted to these units (its PPCA and GMM rows were on 0..255 "
-         "pixels: log-likelihood + 784 ln 255 = +4344.35 nats, MSE / 255^2). Fair column: bits per dimension of "
-         "the dequantised 8-bit test images (lower is better; an upper bound where the log-density is a bound).")
+         "Fair column: bits per dimension of the dequantised 8-bit test images (lower is better; an upper "
+         "bound where the log-density is a bound).")
+STUDY_UNITS = ("Study columns: the study's numbers converted to these units (its PPCA and GMM rows were on "
+               "0..255 pixels: log-likelihood + 784 ln 255 = +4344.35 nats, MSE / 255^2).")
+STUDY_DATASET = "mnist"
 
 
-def _markdown(rows: List[Dict[str, Any]]) -> str:
+def _markdown(rows: List[Dict[str, Any]], study: bool) -> str:
+    """Table 1 in Markdown; the study's columns when ``study`` (MNIST)."""
     head = ["model", "test ELBO", "log-likelihood", "MSE (mean)", "MSE (sample)", "fair: bits/dim",
-            "study ELBO", "study log-lik.", "study MSE", "train s"]
+            *(["study ELBO", "study log-lik.", "study MSE"] if study else []), "train s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         k = f", K={r['iwae_k']}" if r["iwae_k"] else ""
         ll = f"{_fmt(r['log_likelihood'])} ({r['log_likelihood_method']}{k})"
         bpd = f"{_fmt(r['bits_per_dim'], 3)} ({r['fair_method']})"
-        study = [_fmt(r[c], d, "not reported" if r["model"] in STUDY else "—")
-                 for c, d in (("study_elbo", 2), ("study_log_likelihood", 2), ("study_mse", 4))]
+        cols = [_fmt(r[c], d, "not reported" if r["model"] in STUDY else "—")
+                for c, d in (("study_elbo", 2), ("study_log_likelihood", 2), ("study_mse", 4))] if study else []
         seconds = _fmt(r["train_seconds"], 0) + (" (loaded)" if r["loaded"] else "")
-        cells = [r["model"], _fmt(r["elbo"]), ll, _fmt(r["mse"], 4), _fmt(r["mse_sample"], 4), bpd, *study, seconds]
+        cells = [r["model"], _fmt(r["elbo"]), ll, _fmt(r["mse"], 4), _fmt(r["mse_sample"], 4), bpd, *cols, seconds]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\n" + UNITS + "\n"
+    return "\n".join(lines) + "\n\n" + UNITS + (" " + STUDY_UNITS if study else "") + "\n"
 
 
 def _figures(models: Dict[str, DensityModel], test: Dataset, reports: Dict[str, Report],
@@ -199,66 +207,79 @@ def _figures(models: Dict[str, DensityModel], test: Dataset, reports: Dict[str, 
         for ax, name in zip(axes, two_d):
             latents = reports[name].latents
             if latents is not None:
-                plots.latent_scatter(latents, reports[name].labels, title=name, ax=ax)
+                plots.latent_scatter(latents, reports[name].labels, title=name, ax=ax,
+                                     class_names=test.spec.class_names)
         figs["fig3_latent_scatter"] = fig
     return figs
 
 
-def compare(data_dir: Optional[str] = None, out: Optional[str] = None, *, quick: bool = False,
-            retrain: bool = False, seed: int = 0, device: str = "cpu", iwae_k: int = 100,
+def compare(data_dir: Optional[str] = None, out: Optional[str] = None, *, dataset: str = STUDY_DATASET,
+            quick: bool = False, retrain: bool = False, seed: int = 0, device: str = "cpu", iwae_k: int = 100,
             download: bool = True, progress: bool = True, models: Optional[List[str]] = None,
             echo: Callable[[str], None] = print) -> Dict[str, Any]:
     """Train or load every model, evaluate, write Table 1 (md/csv/json) and Figures 1–4.
 
-    :param data_dir: MNIST folder (default ``$PYROML_DATA_DIR``, else ``./data``).
-    :param str out: output folder (default ``runs/compare``, ``runs/compare-quick`` when ``quick``);
-        a model whose ``<out>/<name>/model.pt`` was trained with the same settings
-        (``<out>/<name>/settings.json``) is loaded, not retrained (unless ``retrain``); training
-        checkpoints every epoch and an interrupted run resumes.
+    :param data_dir: the data directory (default ``$PYROML_DATA_DIR``, else ``./data``).
+    :param str out: output folder (default ``runs/compare``, ``runs/compare-<dataset>`` for
+        another data set, ``-quick`` appended when ``quick``); a model whose
+        ``<out>/<name>/model.pt`` was trained with the same settings on the same data
+        (``<out>/<name>/settings.json``: data set, size and fingerprint) is loaded, not retrained
+        (unless ``retrain``); training checkpoints every epoch and an interrupted run resumes.
+    :param str dataset: an image data set of :func:`pyroml.data.load` (default ``"mnist"``).
     :param bool quick: one epoch on 2000 training and 1000 test images, K at most 10.
     :param list models: folder names from :data:`ENTRIES` to include (default all).
     :returns: ``{"rows": [...], "seconds": total}``.
     """
     t_start = time.perf_counter()
-    out_dir = Path(out or ("runs/compare-quick" if quick else "runs/compare"))
-    train, test = load_mnist(data_dir, download=download)
+    study = dataset == STUDY_DATASET
+    default = "runs/compare" + ("" if study else f"-{dataset}") + ("-quick" if quick else "")
+    out_dir = Path(out or default)
+    train, test = pyroml_data.load(dataset, data_dir, download=download)
     if quick:
         train, test, iwae_k = train.subset(2000, seed), test.subset(1000, seed), min(iwae_k, 10)
-    u = dequantise(test.x, seed)
     rows, fitted, reports = [], {}, {}
     for name, folder, key, overrides in ENTRIES:
         if models and folder not in models:
             continue
         echo(f"== {name}")
-        model, history, seconds, loaded = _train_or_load(key, overrides, out_dir / folder, train, quick,
-                                                         retrain, seed, device, progress)
-        d = model.n_features
-        report = evaluate(model, test, iwae_k=iwae_k, seed=seed)
+        trained = _train_or_load(key, overrides, out_dir / folder, train, quick, retrain, seed, device, progress)
+        report = evaluate(trained.model, test, iwae_k=iwae_k, seed=seed)
         echo(f"   {report}")
-        log_pu, fair_method = _fair_log_density(model, u.to(model.device), iwae_k)
-        row = {"model": name, **{k: v for k, v in report.to_dict().items() if k != "model"},
-               "model_class": report.model,
-               "bits_per_dim": None if log_pu is None else bits_per_dim(log_pu, d),
-               "log_density_dequantised": log_pu, "fair_method": fair_method,
-               "train_seconds": seconds, "loaded": loaded, "epochs": len(history.train_elbo),
-               **_study_on_unit_scale(name)}
-        rows.append(row)
-        if likelihood_is_study_kind(model):
-            fitted[name], reports[name] = model, report
-    table = _markdown(rows)
+        rows.append(_row(name, trained, report, test, iwae_k, seed, study))
+        if likelihood_is_study_kind(trained.model):
+            fitted[name], reports[name] = trained.model, report
+    table = _markdown(rows, study)
+    _write_tables(out_dir, rows, table)
+    plots.save_figures(_figures(fitted, test, reports), out_dir, dpi=90)
+    total = time.perf_counter() - t_start
+    write_json(out_dir / "table.json", {"rows": rows, "seconds": total, "quick": quick, "dataset": dataset,
+                                        "n_test": len(test), "units": UNITS + (" " + STUDY_UNITS if study else "")})
+    echo("\n" + table)
+    echo(f"total time {total:.0f} s; wrote {out_dir}/table.md, table.csv, table.json and fig1-4 PNGs")
+    return {"rows": rows, "seconds": total}
+
+
+def _row(name: str, trained: _Trained, report: Report, test: Dataset, iwae_k: int, seed: int,
+         study: bool) -> Dict[str, Any]:
+    """One row of Table 1: the report, the fair bits/dim column and, on MNIST, the study's numbers."""
+    model = trained.model
+    log_pu, fair_method = _fair_log_density(model, dequantise(test.x, seed).to(model.device), iwae_k)
+    none = {"study_elbo": None, "study_log_likelihood": None, "study_mse": None}
+    return {"model": name, **{k: v for k, v in report.to_dict().items() if k != "model"},
+            "model_class": report.model,
+            "bits_per_dim": None if log_pu is None else bits_per_dim(log_pu, model.n_features),
+            "log_density_dequantised": log_pu, "fair_method": fair_method,
+            "train_seconds": trained.seconds, "loaded": trained.loaded, "epochs": len(trained.history.train_elbo),
+            **(_study_on_unit_scale(name) if study else none)}
+
+
+def _write_tables(out_dir: Path, rows: List[Dict[str, Any]], table: str) -> None:
     write_text(out_dir / "table.md", table)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
     write_text(out_dir / "table.csv", buf.getvalue())
-    plots.save_figures(_figures(fitted, test, reports), out_dir, dpi=90)
-    total = time.perf_counter() - t_start
-    write_json(out_dir / "table.json", {"rows": rows, "seconds": total, "quick": quick, "n_test": len(test),
-                                        "units": UNITS})
-    echo("\n" + table)
-    echo(f"total time {total:.0f} s; wrote {out_dir}/table.md, table.csv, table.json and fig1-4 PNGs")
-    return {"rows": rows, "seconds": total}
 
 
 def likelihood_is_study_kind(model: DensityModel) -> bool:

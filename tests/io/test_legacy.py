@@ -27,7 +27,9 @@ def legacy_outputs():
 @pytest.mark.parametrize("name", sorted(CLASSES))
 def test_legacy_checkpoint_loads_and_reproduces_its_outputs(name, legacy_outputs):
     path = FIXTURES / f"legacy_{name}.pt"
-    assert "event_shape" not in read_checkpoint(path)["config"]  # written before event_shape was configuration
+    raw = torch.load(path, map_location="cpu", weights_only=True)
+    assert raw["format"] == "pyroml-checkpoint-v1" and "event_shape" not in raw["config"]  # before event_shape
+    assert read_checkpoint(path)["config"]["event_shape"] == list(MNIST_SHAPE)  # filled in on reading
     m = pyroml.load(path)
     assert type(m) is CLASSES[name]
     assert m.event_shape == MNIST_SHAPE and m.get_config()["event_shape"] == list(MNIST_SHAPE)
