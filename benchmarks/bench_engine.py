@@ -19,13 +19,13 @@ import time
 
 import torch
 import torch.nn.functional as F
-from common import add_args, machine_info, out_path, print_table, synthetic_mnist, write_result
+from common import MNIST_SHAPE, add_args, machine_info, out_path, print_table, synthetic_mnist, write_result
 
 import pyroml
 
 MODELS = {
-    "VAE": lambda: pyroml.VAE(),
-    "ConvVAE": lambda: pyroml.ConvVAE(),
+    "VAE": lambda: pyroml.VAE(event_shape=MNIST_SHAPE),
+    "ConvVAE": lambda: pyroml.ConvVAE(event_shape=MNIST_SHAPE),
 }
 
 

@@ -16,7 +16,7 @@ import math
 
 import pyro.distributions as dist
 import torch
-from common import add_args, machine_info, out_path, print_table, synthetic_mnist, timed, write_result
+from common import MNIST_SHAPE, add_args, machine_info, out_path, print_table, synthetic_mnist, timed, write_result
 
 import pyroml
 from pyroml.evaluation import iwae_bound
@@ -44,7 +44,7 @@ def main(args):
     if args.checkpoint:
         model = pyroml.load(args.checkpoint)
     else:
-        model = pyroml.VAE()
+        model = pyroml.VAE(event_shape=MNIST_SHAPE)
         print("no --checkpoint: timing an untrained VAE (same cost; values not meaningful)")
     model.eval()
     rows = []

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Union
 
 import pyro
 import torch
@@ -29,9 +30,14 @@ from pyroml.models.gmm import component_log_density
 
 
 @torch.no_grad()
-def em_gmm(x: torch.Tensor, init: pyroml.GMM, floor: float, max_iter: int = 300, tol: float = 1e-3):
+def em_gmm(x: torch.Tensor, init: pyroml.GMM, floor: Union[float, torch.Tensor], max_iter: int = 300,
+           tol: float = 1e-3):
     """EM for a diagonal Gaussian mixture with a hard variance floor, from ``init``'s
-    parameters; stops when the mean log-likelihood per example improves by less than ``tol``."""
+    parameters; stops when the mean log-likelihood per example improves by less than ``tol``.
+
+    ``floor`` is one number for every feature or a tensor of shape ``(D,)``, one per feature
+    (``init.floor``, the floor :class:`pyroml.GMM` itself uses): an M-step variance below it is set
+    to it. Returns ``(means, variances, log_weights, iterations)``."""
     flat = x.reshape(x.shape[0], -1)
     means = init.means.detach().clone()
     var = init.variances.detach().clone()
@@ -76,11 +82,11 @@ def main(args):
     gmm_rows = []
     for s in range(1 if args.quick else args.starts):
         pyro.set_rng_seed(s)
-        start = pyroml.GMM(n_components=10, var_floor=0.01)
+        start = pyroml.GMM(n_components=10, var_floor=0.01, event_shape=train.x.shape[1:])
         start.init_from_data(train.x)
         (means, var, logw, iters), t_em = timed(lambda: em_gmm(train.x, start, 0.01, max_iter=5 if args.quick else 300))
         em_ll = float(torch.logsumexp(component_log_density(test_flat, means, var) + logw, -1).mean())
-        g = pyroml.GMM(n_components=10, var_floor=0.01)
+        g = pyroml.GMM(n_components=10, var_floor=0.01, event_shape=train.x.shape[1:])
         g.load_state_dict(start.state_dict())
         _, t = timed(lambda: pyroml.fit(g, train, epochs=epochs, batch_size=d["batch_size"], lr=d["lr"],
                                         lr_schedule=d["lr_schedule"], seed=s, progress=False))

@@ -13,6 +13,9 @@ import torch
 import pyroml
 from pyroml.io import write_json
 
+#: the shape of one MNIST image: models built for it up front, as before shapes came from the data
+MNIST_SHAPE = (1, 28, 28)
+
 
 def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="a few minutes: subsets and fewer repeats")

@@ -25,6 +25,27 @@ def mnist_images(n: int) -> torch.Tensor:
     return torch.rand(n, *MNIST_SHAPE)
 
 
+#: the event shapes every density model is tested on: a table, small, MNIST-sized and RGB images
+EVENT_SHAPES = [(5,), (1, 8, 8), MNIST_SHAPE, (3, 32, 32)]
+#: the ConvVAE's: the image shapes above and one size not divisible by 4
+CONV_SHAPES = [(1, 8, 8), MNIST_SHAPE, (3, 32, 32), (1, 30, 30)]
+
+
+def shape_id(shape) -> str:
+    """``(3, 32, 32)`` as ``"3x32x32"``, for test ids."""
+    return "x".join(map(str, shape))
+
+
+def structured_data(n: int, shape, seed: int = 0, unit: bool = True) -> torch.Tensor:
+    """``n`` examples of ``shape`` with a 2-d linear structure plus noise, so a model can learn something
+    in a few steps: ``sigmoid(z A + noise)`` on (0, 1) when ``unit``, else ``3 (z A + noise) - 2``
+    (real-valued, some of every sign)."""
+    g = torch.Generator().manual_seed(seed)
+    d = int(np.prod(shape))
+    h = torch.randn(n, 2, generator=g) @ (2 * torch.randn(2, d, generator=g)) + 0.3 * torch.randn(n, d, generator=g)
+    return (torch.sigmoid(h) if unit else 3 * h - 2).reshape(n, *shape)
+
+
 FILES = {
     True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),

@@ -126,15 +126,22 @@ class DensityModel(PyroModule, SVIModule):
 
     def adapt_to_data(self, *data: Any) -> None:
         """Take ``event_shape`` from the training examples ``data[0]`` (shape ``(N,) + event_shape``)
-        and build the parameters, when the shape was not given; a built model is left as it is."""
+        and build the parameters, when the shape was not given; a built model is left as it is.
+        The examples are checked first, so data the model would refuse never fix its shape."""
+        if self._event_shape is not None:
+            return
         x = data[0]
-        if self._event_shape is None and isinstance(x, torch.Tensor) and x.dim() >= 2:
-            self._event_shape = as_event_shape(x.shape[1:])
-            try:
-                self._build()
-            except BaseException:
-                self._event_shape = None
-                raise
+        if isinstance(x, torch.Tensor) and x.dim() < 2:
+            raise ValueError(f"training data must have shape (N, ...) with one example per row, got shape "
+                             f"{tuple(x.shape)}; for N examples of one value each use x.reshape(-1, 1)")
+        check_examples(x, tuple(x.shape[1:]) if isinstance(x, torch.Tensor) else (), self.unit_interval,
+                       "training data")
+        self._event_shape = as_event_shape(x.shape[1:])
+        try:
+            self._build()
+        except BaseException:
+            self._event_shape = None
+            raise
 
     # ---- projections -------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:

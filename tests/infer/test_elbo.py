@@ -8,7 +8,7 @@ from pyro.infer import TraceMeanField_ELBO
 
 import pyroml
 from pyroml.infer import DataScale, LeanTraceMeanField_ELBO
-from tests.conftest import mnist_images
+from tests.conftest import MNIST_SHAPE, mnist_images
 
 
 def _loss_and_grads(elbo, m, x, scale):
@@ -22,7 +22,7 @@ def _loss_and_grads(elbo, m, x, scale):
 
 @given(batch=st.integers(1, 6), latent=st.integers(1, 4), scale=st.floats(1.0, 50.0))
 def test_lean_elbo_matches_trace_mean_field(batch, latent, scale):
-    m = pyroml.VAE(latent_dim=latent, hidden=(16,))
+    m = pyroml.VAE(latent_dim=latent, hidden=(16,), event_shape=MNIST_SHAPE)
     x = mnist_images(batch)
     with pyro.validation_enabled(False):
         lean, g_lean = _loss_and_grads(LeanTraceMeanField_ELBO(), m, x, scale)

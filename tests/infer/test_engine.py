@@ -12,7 +12,7 @@ from tests.infer.toys import Toy
 
 
 def small_vae():
-    return pyroml.VAE(hidden=(32,))
+    return pyroml.VAE(hidden=(32,), event_shape=MNIST_SHAPE)
 
 
 def test_training_lowers_the_loss():

@@ -34,7 +34,7 @@ class _ShiftedGuidePPCA(pyroml.PPCA):
 
 @given(batch=st.integers(2, 6), q=st.integers(1, 3))
 def test_ppca_elbo_below_loglik_for_an_inexact_guide(batch, q):
-    m = _ShiftedGuidePPCA(latent_dim=q)
+    m = _ShiftedGuidePPCA(latent_dim=q, event_shape=MNIST_SHAPE)
     m.load_state_dict(random_ppca(q).state_dict())
     x = mnist_images(batch)
     assert elbo_per_example(m, x, num_particles=50) < float(m.log_likelihood(x).mean())
@@ -59,7 +59,11 @@ def test_ppca_closed_form_is_the_maximum():
 def test_ppca_bad_arguments():
     for q in (0, MNIST_D, 2.0):
         with pytest.raises(ValueError):
-            pyroml.PPCA(latent_dim=q)
+            pyroml.PPCA(latent_dim=q, event_shape=MNIST_SHAPE)
+    lazy = pyroml.PPCA(latent_dim=MNIST_D)  # latent_dim >= D is found when the data give D
+    with pytest.raises(ValueError, match="smaller than the data dimension 784"):
+        pyroml.fit(lazy, mnist_images(4), epochs=1, progress=False)
+    assert not lazy.is_built
 
 
 def test_ppca_svi_reaches_closed_form_on_real_mnist(mnist_dir):

@@ -11,11 +11,13 @@ from pyroml.infer import elbo_per_example
 from tests.conftest import MNIST_SHAPE, mnist_images
 
 VAES = [
-    lambda d: pyroml.VAE(latent_dim=d, hidden=(32, 16)),
-    lambda d: pyroml.ConvVAE(latent_dim=d, channels=(4, 8)),
-    lambda d: pyroml.ConvVAE(latent_dim=d, channels=(4, 8), hidden=16, likelihood="continuous_bernoulli"),
-    lambda d: pyroml.ConvVAE(latent_dim=d, channels=(4, 8), hidden=(24, 12)),
-    lambda d: pyroml.ConvVAE(latent_dim=d, channels=(4, 8), hidden=(24, 12), decoder_hidden=(12, 24)),
+    lambda d: pyroml.VAE(latent_dim=d, hidden=(32, 16), event_shape=MNIST_SHAPE),
+    lambda d: pyroml.ConvVAE(latent_dim=d, channels=(4, 8), event_shape=MNIST_SHAPE),
+    lambda d: pyroml.ConvVAE(latent_dim=d, channels=(4, 8), hidden=16, likelihood="continuous_bernoulli",
+                             event_shape=MNIST_SHAPE),
+    lambda d: pyroml.ConvVAE(latent_dim=d, channels=(4, 8), hidden=(24, 12), event_shape=MNIST_SHAPE),
+    lambda d: pyroml.ConvVAE(latent_dim=d, channels=(4, 8), hidden=(24, 12), decoder_hidden=(12, 24),
+                             event_shape=MNIST_SHAPE),
 ]
 
 
@@ -42,12 +44,14 @@ def test_default_architecture_and_config_roundtrip():
     m = pyroml.VAE()
     assert m.latent_dim == 2 and m.hidden == (512, 256) and m.decoder_hidden == (256, 256)
     assert m.likelihood == "bernoulli"
-    assert pyroml.VAE(hidden=(32, 16), decoder_hidden=None).decoder.net[0].out_features == 16  # mirrored
-    clone = type(m)(**m.get_config())
-    assert clone.get_config() == m.get_config()
+    mirrored = pyroml.VAE(hidden=(32, 16), decoder_hidden=None, event_shape=MNIST_SHAPE)
+    assert mirrored.decoder.net[0].out_features == 16
+    for model in (m, pyroml.VAE(event_shape=MNIST_SHAPE)):  # lazy (no shape yet) and built
+        clone = type(model)(**model.get_config())
+        assert clone.get_config() == model.get_config()
     c = pyroml.ConvVAE()
     assert c.channels == (16, 32) and c.hidden is None
-    stack = pyroml.ConvVAE(channels=(4, 8), hidden=[24, 12])
+    stack = pyroml.ConvVAE(channels=(4, 8), hidden=[24, 12], event_shape=MNIST_SHAPE)
     assert stack.hidden == (24, 12) and type(stack)(**stack.get_config()).get_config() == stack.get_config()
     assert [m.out_features for m in stack.decoder.dense if isinstance(m, torch.nn.Linear)] == [12, 24, 8 * 7 * 7]
     assert pyroml.MODELS["cvae"] is pyroml.ConvVAE
@@ -68,7 +72,7 @@ def test_bad_convvae_arguments(kwargs):
 
 
 def test_two_models_keep_separate_weights():
-    a, b = pyroml.VAE(hidden=(16,)), pyroml.VAE(hidden=(16,))
+    a, b = pyroml.VAE(hidden=(16,), event_shape=MNIST_SHAPE), pyroml.VAE(hidden=(16,), event_shape=MNIST_SHAPE)
     b.load_state_dict(a.state_dict())
     before = {k: v.clone() for k, v in b.state_dict().items()}
     pyroml.fit(a, mnist_images(64), epochs=2, batch_size=32, progress=False)
@@ -78,8 +82,8 @@ def test_two_models_keep_separate_weights():
 
 
 def test_state_dict_captures_model_whole():
-    a = pyroml.ConvVAE(channels=(4, 8))
-    b = pyroml.ConvVAE(channels=(4, 8))
+    a = pyroml.ConvVAE(channels=(4, 8), event_shape=MNIST_SHAPE)
+    b = pyroml.ConvVAE(channels=(4, 8), event_shape=MNIST_SHAPE)
     b.load_state_dict(a.state_dict())
     x = mnist_images(3)
     assert torch.equal(a.reconstruct(x), b.reconstruct(x))

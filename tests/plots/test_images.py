@@ -4,11 +4,11 @@ from matplotlib.figure import Figure
 
 import pyroml
 from pyroml import plots
-from tests.conftest import mnist_images
+from tests.conftest import MNIST_SHAPE, mnist_images
 
 
 def test_figures_return_figures():
-    m = pyroml.VAE(hidden=(8,))
+    m = pyroml.VAE(hidden=(8,), event_shape=MNIST_SHAPE)
     x = mnist_images(12)
     r = pyroml.evaluate(m, pyroml.data.Dataset(x, torch.arange(12) % 10), iwae_k=None)
     h = pyroml.fit(m, x, epochs=2, batch_size=6, validation=x, progress=False)
