@@ -105,11 +105,11 @@ def gmm_run(x, t, k: int, seed: int, steps: int) -> Dict:
     pyroml.fit(dflt, x, seed=seed, progress=False, **d)
     # EM run on from SVI's end point: ~0 when SVI ended at a stationary point of the likelihood
     pm, pv, pw, _ = em_gmm(x, svi, start.floor, EM_MAX_ITER, EM_TOL)
-    ref = ll(t, means, var, logw)
+    ref, ref_train = ll(t, means, var, logw), ll(x, means, var, logw)
     return {"ref_test_ll": ref, "svi_test_ll": mean_ll(svi, t), "diff": mean_ll(svi, t) - ref,
             "defaults_diff": mean_ll(dflt, t) - ref, "ref_seconds": t_em, "svi_seconds": t_svi,
-            "em_iterations": iters, "train_diff": mean_ll(svi, x) - ll(x, means, var, logw),
-            "em_polish_train_gain": ll(x, pm, pv, pw) - mean_ll(svi, x)}
+            "em_iterations": iters, "ref_train_ll": ref_train, "svi_train_ll": mean_ll(svi, x),
+            "train_diff": mean_ll(svi, x) - ref_train, "em_polish_train_gain": ll(x, pm, pv, pw) - mean_ll(svi, x)}
 
 
 def summarise(runs: List[Dict]) -> List[Dict]:
