@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any, Collection, Optional, Sequence, Tuple
 
-__all__ = ["NotFittedError", "check_int", "check_positive", "check_fraction", "check_choice", "check_sizes"]
+__all__ = ["NotFittedError", "check_device", "check_int", "check_positive", "check_fraction", "check_choice",
+           "check_sizes"]
 
 
 class NotFittedError(ValueError):
@@ -73,3 +74,22 @@ def check_sizes(name: str, sizes: Sequence[int]) -> Tuple[int, ...]:
     if not out or min(out) < 1:
         raise ValueError(f"{name} must be a non-empty sequence of positive sizes, got {sizes!r}")
     return out
+
+
+def check_device(device: Any) -> Any:
+    """``device`` if torch can use it here.
+
+    :raises ValueError: for a name torch does not know, or a CUDA/MPS device this machine lacks.
+    """
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r} ({e})") from None
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"device {device!r} is not available: this machine has {torch.cuda.device_count()} CUDA "
+                         f"device(s); use device='cpu'")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} is not available here; use device='cpu'")
+    return device

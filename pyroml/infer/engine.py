@@ -31,7 +31,7 @@ import pyro.infer.util
 import torch
 from tqdm.auto import tqdm
 
-from pyroml._validation import check_choice, check_int, check_positive
+from pyroml._validation import check_choice, check_device, check_fraction, check_int, check_positive
 from pyroml.data.datasets import Data, as_tensors
 from pyroml.infer.elbo import elbo_per_example
 from pyroml.infer.module import SVIModule
@@ -141,15 +141,24 @@ class _Step:
             _diverged("the loss", value, epoch, step)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.clip_norm is not None:  # the norm is computed anyway: check it too
-            gnorm = float(torch.nn.utils.clip_grad_norm_(self.params, self.clip_norm))
-            if not math.isfinite(gnorm):
-                _diverged("the gradient norm", gnorm, epoch, step)
+        gnorm = self._grad_norm()
+        if not math.isfinite(gnorm):  # the step is not taken: the parameters stay the last finite ones
+            _diverged("the gradient norm", gnorm, epoch, step)
         self.optimizer.step()
         self.module.project_parameters()
         if self.schedule is not None:
             self.scheduler.step()
         return value
+
+    def _grad_norm(self) -> float:
+        """The gradients' total 2-norm — clipped to ``clip_norm`` when set — by one fused
+        ``foreach`` kernel: NaN or infinite when any gradient is."""
+        if self.clip_norm is not None:
+            return float(torch.nn.utils.clip_grad_norm_(self.params, self.clip_norm))
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if not grads:
+            return 0.0
+        return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
 
 
 class _Checkpoints:
@@ -160,13 +169,24 @@ class _Checkpoints:
                  scheduler: torch.optim.lr_scheduler.LambdaLR):
         self.path, self.module, self.optimizer, self.scheduler = path, module, optimizer, scheduler
 
-    def save(self, history: History, epoch: int) -> None:
-        if self.path is not None:
-            save(self.module, self.path, history, epoch=epoch, optimizer=self.optimizer.state_dict(),
-                 scheduler=self.scheduler.state_dict(), rng=torch.get_rng_state())
+    def save(self, history: History, epoch: int, settings: Dict[str, Any]) -> None:
+        """Write the checkpoint — never of a model with a non-finite parameter (:raises
+        FloatingPointError: then, and the file on disk keeps the last good state)."""
+        if self.path is None:
+            return
+        bad = [name for name, p in self.module.named_parameters() if not bool(torch.isfinite(p).all())]
+        if bad:
+            raise FloatingPointError(f"parameters {bad[:3]} are not finite after epoch {epoch}: the checkpoint "
+                                     f"{self.path} was not overwritten; lower lr or set clip_norm")
+        save(self.module, self.path, history, epoch=epoch, optimizer=self.optimizer.state_dict(),
+             scheduler=self.scheduler.state_dict(), rng=torch.get_rng_state(), settings=settings)
 
-    def restore(self) -> Tuple[int, History]:
-        """``(epochs done, history)`` from the checkpoint, or ``(0, History())`` without one."""
+    def restore(self, settings: Dict[str, Any]) -> Tuple[int, History]:
+        """``(epochs done, history)`` from the checkpoint, or ``(0, History())`` without one.
+
+        :raises ValueError: when the checkpoint holds another model, or was trained with other
+            settings (learning rate, batch size, schedule...): a resume continues the same run.
+        """
         if self.path is None or not os.path.exists(self.path):
             return 0, History()
         state = read_checkpoint(self.path)
@@ -174,6 +194,12 @@ class _Checkpoints:
         if state["config"] != config:
             raise ValueError(f"checkpoint {self.path} holds a model with config {state['config']}, "
                              f"not {config}: resume with the same model or a new checkpoint path")
+        stored = state.get("settings") or {}
+        changed = {k: (stored[k], v) for k, v in settings.items() if k in stored and stored[k] != v}
+        if changed:
+            said = ", ".join(f"{k}={old!r} (now {new!r})" for k, (old, new) in changed.items())
+            raise ValueError(f"checkpoint {self.path} was trained with {said}: resume with the same settings "
+                             f"(only epochs may grow), or train into a new checkpoint path")
         self.module.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -209,14 +235,26 @@ def _checked_data(model: SVIModule, tensors: Tuple[torch.Tensor, ...], validatio
 
 
 def _check_settings(epochs: Any, batch_size: Any, lr: Any, num_particles: Any, lr_schedule: Any,
-                    checkpoint: Optional[str], resume: bool) -> None:
+                    final_lr_fraction: Any, clip_norm: Any, seed: Any, device: Any,
+                    checkpoint: Optional[str], resume: bool) -> Dict[str, Any]:
+    """Every argument's range, before any work; :returns: the settings a resume must share."""
     check_int("epochs", epochs, 0)
     check_int("batch_size", batch_size, 1)
     check_int("num_particles", num_particles, 1)
     check_positive("lr", lr)
     check_choice("lr_schedule", lr_schedule, SCHEDULES)
+    check_fraction("final_lr_fraction", final_lr_fraction)
+    if clip_norm is not None:
+        check_positive("clip_norm", clip_norm)
+    if seed is not None:
+        check_int("seed", seed, 0)
+    if device is not None:
+        check_device(device)
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path> to resume from")
+    return {"batch_size": batch_size, "lr": float(lr), "lr_schedule": lr_schedule,
+            "final_lr_fraction": float(final_lr_fraction), "clip_norm": clip_norm, "num_particles": num_particles,
+            "seed": seed}
 
 
 def fit(
@@ -261,10 +299,13 @@ def fit(
     :param bool resume: continue from ``checkpoint`` when it exists (same trajectory as an
         uninterrupted run).
     :returns: the :class:`History`.
-    :raises FloatingPointError: when a loss or gradient turns NaN/infinite; the model keeps
-        its last finite parameters.
+    :raises FloatingPointError: when a loss or gradient turns NaN/infinite: the step is not taken,
+        the model keeps its last finite parameters, and no checkpoint is written over.
+    :raises ValueError: for an argument out of range (before any work), or a resume whose
+        checkpoint was trained with other settings.
     """
-    _check_settings(epochs, batch_size, lr, num_particles, lr_schedule, checkpoint, resume)
+    settings = _check_settings(epochs, batch_size, lr, num_particles, lr_schedule, final_lr_fraction, clip_norm,
+                               seed, device, checkpoint, resume)
     tensors = as_tensors(data)
     if seed is not None:  # a model built from the data here starts as if built after seeding
         pyro.set_rng_seed(seed)
@@ -278,7 +319,7 @@ def fit(
         optimizer, _lr_lambda(lr_schedule, epochs * batches.steps_per_epoch, final_lr_fraction))
     model.init_from_data(batches.tensors[0])
     checkpoints = _Checkpoints(checkpoint, model, optimizer, scheduler)
-    start, history = checkpoints.restore() if resume else (0, History())
+    start, history = checkpoints.restore(settings) if resume else (0, History())
     step_fn = _Step(model, optimizer, scheduler, num_particles, clip_norm, lr_schedule)
     bar = tqdm(total=epochs * batches.steps_per_epoch, initial=start * batches.steps_per_epoch,
                disable=not progress, desc=type(model).__name__, unit="step", mininterval=0.5, dynamic_ncols=True)
@@ -293,7 +334,7 @@ def fit(
                     model.eval()
                     history.val_elbo.append(elbo_per_example(model, validation, num_particles))
                     model.train()
-                checkpoints.save(history, epoch + 1)
+                checkpoints.save(history, epoch + 1, settings)
     finally:
         bar.close()
         model.eval()
