@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Type
+from typing import Any, Callable, Dict, Optional, Tuple, Type
 
 from pyroml._validation import check_int
 from pyroml.data import PATH_KINDS, Dataset, dataset_names, from_path, load
@@ -12,11 +12,68 @@ from pyroml.io import MODELS
 from pyroml.models import DensityModel
 
 __all__ = ["CLIError", "MODEL_DEFAULT", "add_data_args", "add_common_args", "fill_model_defaults", "load_data",
-           "data_record"]
+           "data_record", "output_folder", "int_at_least", "positive_float", "fraction"]
 
 
 class CLIError(Exception):
     """A user error: printed as one line without a traceback, exit status 2."""
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer ``>= low`` (argparse reports anything else as a usage error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+    return parse
+
+
+def positive_float(text: str) -> float:
+    """An argparse ``type``: a finite number ``> 0``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """An argparse ``type``: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def output_folder(path: Path, resume: bool = False, overwrite: bool = False) -> Path:
+    """``path`` as an output folder that can be written now: created if missing; refused when it
+    is a file, not writable, or holds an earlier run (unless ``resume`` or ``overwrite``).
+
+    :raises CLIError: saying which, and the fix.
+    """
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"--out {path} is a file, not a folder; name a folder for the run's outputs")
+    earlier = [f for f in RUN_FILES if (path / f).exists()]
+    if earlier and not (resume or overwrite):
+        raise CLIError(f"{path} holds an earlier run ({', '.join(earlier)}): pass --resume to continue it, "
+                       f"--overwrite to replace it, or another --out")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".pyroml-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise CLIError(f"cannot write to {path} ({e.strerror}); choose another --out") from None
+    return path
 
 
 class _ModelDefault:
@@ -29,6 +86,8 @@ class _ModelDefault:
 
 
 MODEL_DEFAULT = _ModelDefault()
+#: the files a training run writes into its folder
+RUN_FILES = ("model.pt", "checkpoint.pt", "metrics.json")
 SETTINGS = ("epochs", "batch_size", "lr", "lr_schedule")
 
 
@@ -48,11 +107,11 @@ def add_data_args(parser: argparse.ArgumentParser, own_data: bool = True) -> Non
                             help="your own data instead of --dataset: " + "; ".join(PATH_KINDS))
         parser.add_argument("--label-column", default=None,
                             help="with a .csv --data: the column holding the labels (name or index)")
-        parser.add_argument("--size", type=int, nargs=2, default=None, metavar=("H", "W"),
+        parser.add_argument("--size", type=int_at_least(1), nargs=2, default=None, metavar=("H", "W"),
                             help="with an image-folder --data: resize every image to H x W")
         parser.add_argument("--greyscale", action="store_true",
                             help="with an image-folder --data: convert the images to greyscale")
-        parser.add_argument("--test-fraction", type=float, default=0.1,
+        parser.add_argument("--test-fraction", type=fraction, default=0.1,
                             help="with --data without a given split: the fraction held out for testing (default 0.1)")
 
 
@@ -91,21 +150,23 @@ def add_common_args(parser: argparse.ArgumentParser, model_cls: Optional[Type[De
         shown = {k: "per model: " + ", ".join(f"{name} {v[k]}" for name, v in per_model.items()) for k in d}
     else:
         d = shown = model_cls.training_defaults()
-    parser.add_argument("--epochs", type=int, default=d["epochs"],
+    parser.add_argument("--epochs", type=int_at_least(0), default=d["epochs"],
                         help=f"passes over the training set (default {shown['epochs']})")
-    parser.add_argument("--batch-size", type=int, default=d["batch_size"],
+    parser.add_argument("--batch-size", type=int_at_least(1), default=d["batch_size"],
                         help=f"mini-batch size (default {shown['batch_size']})")
-    parser.add_argument("--lr", type=float, default=d["lr"], help=f"Adam learning rate (default {shown['lr']})")
+    parser.add_argument("--lr", type=positive_float, default=d["lr"],
+                        help=f"Adam learning rate (default {shown['lr']})")
     parser.add_argument("--lr-schedule", default=d["lr_schedule"], choices=[None, "cosine", "exponential"],
                         type=lambda s: None if s.lower() == "none" else s, metavar="{none,cosine,exponential}",
                         help=f"learning-rate decay over training (default {shown['lr_schedule']})")
     add_data_args(parser)
     parser.add_argument("--out", default=None, help="output folder for metrics.json, model.pt and figures")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
-    parser.add_argument("--subset", type=int, default=None,
+    parser.add_argument("--subset", type=int_at_least(1), default=None,
                         help="use a random subset of this many training and test examples (quick runs)")
-    parser.add_argument("--iwae-k", type=int, default=100,
+    parser.add_argument("--iwae-k", type=int_at_least(0), default=100,
                         help="importance samples for the log-likelihood bound of models without an exact one")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 

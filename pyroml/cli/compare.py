@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pyroml.cli.common import add_data_args
+from pyroml._validation import check_device
+from pyroml.cli.common import add_data_args, int_at_least
 from pyroml.studies.comparison import compare
 
 __all__ = ["register", "run"]
@@ -13,6 +14,7 @@ __all__ = ["register", "run"]
 
 def run(args: argparse.Namespace) -> int:
     """Run :func:`pyroml.studies.comparison.compare` as the flags say."""
+    check_device(args.device)
     compare(args.data_dir, args.out, dataset=args.dataset, quick=args.quick, retrain=args.retrain, seed=args.seed,
             device=args.device, iwae_k=args.iwae_k, download=not args.no_download, progress=not args.no_progress,
             models=args.models)
@@ -42,8 +44,9 @@ def register(sub: Any) -> None:
                    help="train even when OUT/<model>/model.pt exists with the same settings (else it is loaded)")
     p.add_argument("--models", nargs="+", default=None, choices=["vae", "convvae", "ppca", "gmm", "vae_cb"],
                    help="only these rows")
-    p.add_argument("--iwae-k", type=int, default=100, help="importance samples for the VAEs' bound (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--iwae-k", type=int_at_least(1), default=100,
+                   help="importance samples for the VAEs' bound (default 100)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from pyroml import plots
-from pyroml.cli.common import CLIError, add_data_args, load_data
+from pyroml._validation import check_device
+from pyroml.cli.common import CLIError, add_data_args, int_at_least, load_data
 from pyroml.evaluation import evaluate
 from pyroml.io import load, write_json
 
@@ -21,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     if not path.exists():
         raise CLIError(f"no checkpoint at {path}; train one with `pyroml train MODEL --out DIR` "
                        f"(it writes DIR/model.pt)")
+    check_device(args.device)
     try:
         model = load(path, device=args.device)
     except ValueError as e:
@@ -46,8 +48,8 @@ def register(sub: Any) -> None:
     p.add_argument("checkpoint", help="path of a model.pt")
     add_data_args(p)
     p.add_argument("--out", default=None, help="output folder (default: next to the checkpoint, evaluation/)")
-    p.add_argument("--iwae-k", type=int, default=100, help="importance samples for the bound (default 100)")
-    p.add_argument("--subset", type=int, default=None, help="evaluate on a random subset of the test set")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--iwae-k", type=int_at_least(0), default=100, help="importance samples for the bound (default 100)")
+    p.add_argument("--subset", type=int_at_least(1), default=None, help="evaluate on a random subset of the test set")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     p.set_defaults(func=run)

@@ -15,7 +15,7 @@ from typing import Callable, Optional, Union
 import pyro
 
 from pyroml import plots
-from pyroml.cli.common import data_record, fill_model_defaults, load_data
+from pyroml.cli.common import data_record, fill_model_defaults, load_data, output_folder
 from pyroml.evaluation import Report, evaluate
 from pyroml.infer import fit
 from pyroml.io import save, write_json
@@ -37,8 +37,11 @@ def train_and_report(model: Union[DensityModel, Callable[[], DensityModel]], arg
     if not isinstance(model, DensityModel):
         model = model()
     fill_model_defaults(args, model)
+    out_dir = output_folder(Path(out or args.out or f"runs/{type(model).__name__.lower()}"),
+                            resume=getattr(args, "resume", False), overwrite=getattr(args, "overwrite", False))
+    if getattr(args, "overwrite", False):
+        (out_dir / "checkpoint.pt").unlink(missing_ok=True)  # a fresh run, not a resume of the old one
     train, test = load_data(args)
-    out_dir = Path(out or args.out or f"runs/{type(model).__name__.lower()}")
     t0 = time.perf_counter()
     history = fit(model, train, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                   device=args.device, progress=not args.no_progress, validation=test,

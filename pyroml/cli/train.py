@@ -6,7 +6,7 @@ import argparse
 import inspect
 from typing import Any, Dict
 
-from pyroml.cli.common import CLIError, add_common_args
+from pyroml.cli.common import CLIError, add_common_args, int_at_least
 from pyroml.cli.experiment import train_and_report
 from pyroml.io import MODELS
 from pyroml.models.likelihoods import LIKELIHOODS
@@ -49,8 +49,8 @@ def register(sub: Any) -> None:
                               "  pyroml train convvae --dataset cifar10 --likelihood continuous_bernoulli\n"
                               "  pyroml train ppca --data table.csv --label-column species")
     p.add_argument("model", choices=sorted(MODELS), help="which model (cvae = convvae, the study's name)")
-    p.add_argument("--latent-dim", type=int, default=None, help="latent dimension (vae, convvae, ppca)")
-    p.add_argument("--components", type=int, default=None, help="mixture components K (gmm)")
+    p.add_argument("--latent-dim", type=int_at_least(1), default=None, help="latent dimension (vae, convvae, ppca)")
+    p.add_argument("--components", type=int_at_least(1), default=None, help="mixture components K (gmm)")
     p.add_argument("--likelihood", default=None, choices=sorted(LIKELIHOODS),
                    help="observation model of vae/convvae (default bernoulli; gaussian for real-valued data)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt when it exists")

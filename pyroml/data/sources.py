@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,7 +176,19 @@ def _download(src: _Source, root: Path) -> None:
 
 
 def _read(src: _Source, root: Path, folder: Path, train: bool) -> Tuple[torch.Tensor, torch.Tensor]:
-    """One split's raw images (uint8) and labels (int64, from 0), upright."""
+    """One split's raw images (uint8) and labels (int64, from 0), upright.
+
+    :raises ValueError: for a truncated or corrupt file, naming the folder.
+    """
+    try:
+        return _read_files(src, root, folder, train)
+    except (RuntimeError, EOFError, struct.error, OSError) as e:
+        split = "training" if train else "test"
+        raise ValueError(f"the {src.title} {split} files in {folder} are truncated or corrupt ({e}); replace them "
+                         f"with complete copies (or delete them and download again)") from None
+
+
+def _read_files(src: _Source, root: Path, folder: Path, train: bool) -> Tuple[torch.Tensor, torch.Tensor]:
     if src.kind == "cifar10":
         return formats.read_cifar10(folder, train)
     if src.kind == "svhn":

@@ -20,11 +20,14 @@ PathLike = Union[str, os.PathLike]
 def atomic_write(path: PathLike, write: Callable[[str], Any]) -> None:
     """Call ``write(tmp_path)``, then atomically move ``tmp_path`` to ``path``.
 
-    :param path: the destination; its directory is created when missing.
+    :param path: the destination; its directory is created when missing, and temporary files
+        left there by an earlier write of ``path`` that was killed are removed.
     :param write: writes the whole content to the temporary path it is given.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a write that was killed
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; a written file follows the umask

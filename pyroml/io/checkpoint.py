@@ -61,12 +61,18 @@ def read_checkpoint(path: PathLike) -> Dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path} is not a pyroml checkpoint: the file is empty")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle.UnpicklingError and friends
-        raise ValueError(f"{path} is not a safe pyroml checkpoint (refused to load: {e})") from None
+        if "Unsupported global" in str(e) or "GLOBAL" in str(e):
+            raise ValueError(f"{path} is not a safe pyroml checkpoint: it holds Python objects that would run code "
+                             f"when loaded, so it was refused") from None
+        raise ValueError(f"{path} is not a pyroml checkpoint: not a file torch.save wrote, or a truncated one "
+                         f"({type(e).__name__})") from None
     if not isinstance(state, dict) or state.get("format") not in READABLE:
-        raise ValueError(f"{path} is not a pyroml checkpoint (format {FORMAT} expected)")
+        raise ValueError(f"{path} is not a pyroml checkpoint: format {FORMAT} expected")
     if not isinstance(state.get("config"), dict) or not isinstance(state.get("state_dict"), dict):
         raise ValueError(f"{path} is not a pyroml checkpoint: its config or weights are missing")
     if state["format"] == "pyroml-checkpoint-v1":
@@ -83,7 +89,12 @@ def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> Any:
     :returns: the model in eval mode, with ``model.history`` set to the saved history dict.
     """
     state = read_checkpoint(path)
-    model = MODELS[state["model"]](**state["config"])
-    model.load_state_dict(state["state_dict"])
+    try:
+        model = MODELS[state["model"]](**state["config"])
+        model.load_state_dict(state["state_dict"])
+    except (TypeError, ValueError, RuntimeError, KeyError) as e:
+        why = " ".join(str(e).split())[:300]
+        raise ValueError(f"{path} is not a pyroml checkpoint: its configuration and weights do not build a "
+                         f"{state['model']} ({why})") from None
     model.history = state.get("history")
     return model.to(device).eval()

@@ -26,7 +26,7 @@ def test_user_errors_exit_2_without_traceback(tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     assert main(["evaluate", str(tmp_path / "junk.pt")]) == 2
-    assert "not a safe pyroml checkpoint" in capsys.readouterr().err
+    assert "not a pyroml checkpoint" in capsys.readouterr().err
     assert main(["train", "vae", "--data-dir", str(tmp_path / "none"), "--no-download"]) == 2
     assert "MNIST not found" in capsys.readouterr().err
     assert main(["train", "gmm", "--latent-dim", "3", "--data-dir", str(tmp_path)]) == 2

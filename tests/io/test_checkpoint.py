@@ -87,3 +87,52 @@ def test_killed_training_leaves_checkpoint_intact(tiny_mnist, tmp_path):
             "--data-dir", str(tiny_mnist), "--no-download", "--no-progress", "--out", str(out), "--iwae-k", "2"]
     assert main(args) == 0
     assert len(pyroml.load(out / "model.pt").history["train_elbo"]) == len(model.history["train_elbo"]) + 1
+
+
+@pytest.mark.parametrize("content, why", [
+    (b"", "the file is empty"),
+    (bytes(range(256)) * 4, "not a file torch.save wrote"),
+])
+def test_junk_files_are_not_checkpoints(tmp_path, content, why):
+    (tmp_path / "x.pt").write_bytes(content)
+    with pytest.raises(ValueError, match=f"not a pyroml checkpoint: {why}"):
+        pyroml.load(tmp_path / "x.pt")
+
+
+def test_truncated_checkpoint_is_refused(tmp_path):
+    m = pyroml.PPCA(event_shape=(5,))
+    pyroml.save(m, tmp_path / "m.pt")
+    data = (tmp_path / "m.pt").read_bytes()
+    (tmp_path / "t.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="not a pyroml checkpoint"):
+        pyroml.load(tmp_path / "t.pt")
+
+
+@pytest.mark.parametrize("state, why", [
+    ({"model": "vae", "config": {"bogus": 1}, "state_dict": {}}, "do not build a vae"),
+    ({"model": "vae", "config": {"event_shape": [5]}, "state_dict": {"x": torch.ones(1)}}, "do not build a vae"),
+    ({"model": "nonsense", "config": {}, "state_dict": {}}, "unknown model"),
+    ({"model": "vae", "config": [], "state_dict": {}}, "config or weights are missing"),
+    ({"model": "vae"}, "config or weights are missing"),
+])
+def test_crafted_checkpoints_are_refused_with_a_reason(tmp_path, state, why):
+    torch.save({"format": FORMAT, **state}, tmp_path / "c.pt")
+    with pytest.raises(ValueError, match=f"not a pyroml checkpoint: .*{why}"):
+        pyroml.load(tmp_path / "c.pt")
+
+
+def test_a_killed_save_leaves_a_temp_file_that_the_next_save_removes(tmp_path):
+    m = pyroml.PPCA(event_shape=(5,))
+    stale = tmp_path / ".m.pt.abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    pyroml.save(m, tmp_path / "m.pt")
+    assert not stale.exists() and pyroml.load(tmp_path / "m.pt").event_shape == (5,)
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        pyroml.save(pyroml.PPCA(event_shape=(5,)), tmp_path / "m.pt")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.pt").stat().st_mode & 0o777 == 0o644
