@@ -2,6 +2,7 @@
 
     python benchmarks/bench_gp.py            # NUTS 4 x (500 + 500) both ways; BO over 20 seeds (~9 min)
     python benchmarks/bench_gp.py --quick    # NUTS 4 x (100 + 100); BO over 3 seeds (~2 min)
+    python benchmarks/bench_gp.py --sparse   # the sparse GP against the exact GP, N = 10^3 .. 10^5
 
 1. NUTS speed, side by side in one process, chain by chain interleaved (ours, then the
    reference, with the same seed), so that a load change on a shared machine hits both:
@@ -36,8 +37,7 @@ from pyro.nn import PyroSample
 from pyro.ops.stats import effective_sample_size, split_gelman_rubin
 
 from pyroml import bo
-from pyroml.gp import GP
-from pyroml.studies.gp_problem import NOISE, study_priors, study_problem
+from pyroml.studies.gp_problem import NOISE, STUDY_GP, study_gp, study_priors, study_problem
 
 _GRADS = [0]
 _verlet_step = integrator._single_step_verlet
@@ -67,7 +67,7 @@ def contrib_gp_chain(X, y, num_samples, warmup, seed):
 
 
 def ours_chain(X, y, num_samples, warmup, seed):
-    post = GP(X, y, noise=NOISE, priors=study_priors()).sample_posterior(num_samples, warmup, num_chains=1, seed=seed)
+    post = study_gp(X, y).sample_posterior(num_samples, warmup, num_chains=1, seed=seed)
     return torch.stack([post.samples["lengthscale"].log(), post.samples["variance"].log()], -1)
 
 
@@ -122,7 +122,8 @@ def bo_table(f, bounds, f_min, designs, configs, iterations=10):
             if kw is None:
                 res = bo.random_search(f, bounds, x0, iterations=iterations, seed=seed)
             else:
-                res = bo.minimize(f, bounds, x0, iterations=iterations, seed=seed, record=False, **kw)
+                res = bo.minimize(f, bounds, x0, iterations=iterations, seed=seed, record=False, kernel="rbf",
+                                  priors=study_priors(), **STUDY_GP, **kw)
             times.append(time.perf_counter() - t0)
             found += res.y_best - f_min <= 0.01
             bests.append(res.y_best)
@@ -170,8 +171,45 @@ def main(args):
                                         "bo_iterations": 10, "bo": bo_rows, "bo_random_designs": random_rows})
 
 
+def sparse_vs_exact(args) -> None:
+    """``--sparse``: the inducing-point GP (M = 128, 300 Adam steps) against the exact GP (MAP)
+    on y = sin(3 x1) + 0.5 cos(5 x2) + noise 0.1 in [0, 1]^2: seconds and test RMSE / NLPD where
+    both run (N <= 2000: the exact MAP costs O(N^3) per potential evaluation), the sparse GP alone
+    at N = 10^4 and 10^5."""
+    from pyroml.gp import GP, SparseGP
+    f = lambda X: torch.sin(3 * X[:, 0]) + 0.5 * torch.cos(5 * X[:, 1])  # noqa: E731
+    g = torch.Generator().manual_seed(0)
+    Xt = torch.rand(2000, 2, generator=g, dtype=torch.float64)
+    yt = f(Xt) + 0.1 * torch.randn(2000, generator=g, dtype=torch.float64)
+    rows = []
+    sizes = [1000, 2000] if args.quick else [1000, 2000, 10_000, 100_000]
+    for n in sizes:
+        X = torch.rand(n, 2, generator=g, dtype=torch.float64)
+        y = f(X) + 0.1 * torch.randn(n, generator=g, dtype=torch.float64)
+        for name in (["exact", "sparse"] if n <= 2000 else ["sparse"]):
+            t0 = time.perf_counter()
+            if name == "exact":
+                model = GP(X, y, kernel="rbf")
+                post = model.map_estimate(restarts=1, steps=30)
+                m, v = post.predict(Xt)
+            else:
+                sp = SparseGP(X, y, num_inducing=128, kernel="rbf").fit(steps=300, lr=0.03)
+                m, v = sp.predict(Xt)
+            secs = time.perf_counter() - t0
+            rmse = float(((m - yt) ** 2).mean().sqrt())
+            nlpd = float((0.5 * torch.log(2 * math.pi * v) + 0.5 * (yt - m) ** 2 / v).mean())
+            rows.append({"N": n, "model": name, "seconds": round(secs, 1), "test_rmse": round(rmse, 4),
+                         "test_nlpd": round(nlpd, 3)})
+            print(rows[-1], flush=True)
+    print_table(rows, ["N", "model", "seconds", "test_rmse", "test_nlpd"])
+    write_result(out_path(args, "gp_sparse"), {"machine": machine_info(args.threads), "rows": rows})
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_args(p)
     p.add_argument("--seeds", type=int, default=20, help="BO seeds in full mode (default 20)")
-    main(p.parse_args())
+    p.add_argument("--sparse", action="store_true", help="only the sparse-versus-exact GP benchmark")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    sparse_vs_exact(a) if a.sparse else main(a)

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_engine", "bench_evaluate", "bench_ppca_gmm", "bench_gmm_floor", "bench_gp", "bench_vae_quality"]
+SCRIPTS = ["bench_engine", "bench_evaluate", "bench_ppca_gmm", "bench_gmm_floor", "bench_tables", "bench_gp",
+           "bench_vae_quality", "bench_streaming"]
 
 
 def main() -> int:

@@ -12,7 +12,8 @@ minimum is f = -4.9544 at x = 0.23271.
 The library calls, in pyroml.studies.gp_problem.run_bayes_opt:
 
     f, X0, bounds, x_min, f_min = study_problem()
-    result = pyroml.bo.minimize(f, bounds, X0, iterations=10, method="ei", hyperparameters="map")
+    result = pyroml.bo.minimize(f, bounds, X0, iterations=10, method="ei", hyperparameters="map",
+                                kernel="rbf", priors=study_priors(), **STUDY_GP)   # the study's pinned GP
     result.x_best, result.y_best, result.trace, result.best_so_far()
     figures = pyroml.plots.bo_figures(result, f, bounds)
 """

@@ -12,7 +12,8 @@ The library calls, in pyroml.studies.gp_problem.run_gp_fit:
 
     problem = study_problem()
     y = problem.f(problem.X).reshape(-1)
-    gp = pyroml.GP(problem.X, y, kernel="rbf", noise=1e-4, priors=study_priors())
+    gp = study_gp(problem.X, y)       # = pyroml.GP(X, y, kernel="rbf", priors=study_priors(), noise=1e-4,
+                                      #                 normalize=False, standardize=False): the study's pinned GP
     post = gp.sample_posterior(num_samples=500, warmup_steps=500, num_chains=4)
     print(post.table())
     mean, var = post.predict(problem.X)
@@ -31,6 +32,7 @@ from pyroml.studies.gp_problem import run_gp_fit
 
 def main(args: argparse.Namespace) -> int:
     run_gp_fit(kernel=args.kernel, num_samples=args.num_samples, warmup=args.warmup, chains=args.chains,
+               target_accept=args.target_accept,
                seed=args.seed, out=args.out)
     return 0
 

@@ -11,8 +11,10 @@ from hypothesis import settings
 
 matplotlib.use("Agg")
 torch.set_num_threads(1)
-settings.register_profile("pyroml", deadline=None, max_examples=15, derandomize=True)
-settings.load_profile("pyroml")
+# CI: fast and repeatable (derandomised); development: HYPOTHESIS_PROFILE=dev draws 200 fresh examples a test
+settings.register_profile("ci", deadline=None, max_examples=15, derandomize=True)
+settings.register_profile("dev", deadline=None, max_examples=200, derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: the shape of one MNIST image, (channels, height, width): every density model's default event shape
 MNIST_SHAPE = (1, 28, 28)

@@ -45,3 +45,20 @@ def test_plots_names_exist(name):
 @pytest.mark.parametrize("name", BO)
 def test_bo_names_exist(name):
     assert hasattr(pyroml.bo, name), f"pyroml.bo.{name} is gone"
+
+
+def test_modules_and_functions_stay_small():
+    """The architecture's size limits: no module over 400 lines, no function over 80."""
+    import ast
+    from pathlib import Path
+
+    root = Path(pyroml.__file__).resolve().parent
+    too_big = []
+    for path in sorted(root.rglob("*.py")):
+        source = path.read_text()
+        if len(source.splitlines()) > 400:
+            too_big.append(f"{path.relative_to(root)}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 80:
+                too_big.append(f"{path.relative_to(root)}:{node.lineno} {node.name}()")
+    assert not too_big, too_big

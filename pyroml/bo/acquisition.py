@@ -1,82 +1,149 @@
-"""Acquisition functions for minimisation, scored over a candidate set.
+"""Acquisition functions for minimisation, as objects over candidate batches ``(b, q, d)``.
 
-With :math:`y_{\\min}` the best value so far and :math:`\\mu, \\sigma` the posterior mean and
-standard deviation of :math:`f` under each hyperparameter sample:
+With :math:`\\mu_s, \\sigma_s` the posterior mean and standard deviation of :math:`f` at a point
+under hyperparameter sample :math:`s = 1..S` (one for MAP) and :math:`y^*` the incumbent:
 
-* ``"ei"`` — expected improvement :math:`\\mathbb E[\\max(y_{\\min} - f, 0)] = \\sigma\\,h(z)`,
-  :math:`z = (y_{\\min} - \\mu)/\\sigma`, :math:`h(z) = z\\Phi(z) + \\varphi(z)`, in log space
-  (:func:`log_expected_improvement`, stable far into the tails where plain EI underflows to a
-  flat zero), averaged over the hyperparameter samples;
-* ``"thompson"`` — Thompson sampling: one hyperparameter sample drawn from the posterior, one
-  joint function :math:`f^*` on the candidates, its minimiser;
-* ``"lcb"`` — lower confidence bound :math:`\\mu - \\kappa\\sigma`, averaged (maximised negated).
+* :class:`LogExpectedImprovement` (``"ei"``): :math:`\\log \\tfrac1S \\sum_s \\mathrm{EI}_s`, with
+  :math:`\\mathrm{EI}_s = \\sigma_s h(z_s)`, :math:`z_s = (y^* - \\mu_s)/\\sigma_s`,
+  :math:`h(z) = z\\Phi(z) + \\varphi(z)`, computed in log space (:func:`log_expected_improvement`:
+  stable far into the tails where plain EI underflows to a flat, gradient-free zero);
+  :math:`y^*` is the best observed value;
+* :class:`NoisyLogExpectedImprovement` (``"nei"``): the same with the incumbent of a noisy
+  objective, :math:`y^*_s = \\min_i \\mu_s(x_i)` over the evaluated points (the plug-in
+  incumbent: the best value the model believes, not the luckiest noisy observation);
+* :class:`LowerConfidenceBound` (``"lcb"``, alias ``"ucb"``): :math:`-\\tfrac1S\\sum_s (\\mu_s - \\kappa\\sigma_s)`,
+  the optimistic bound of a minimisation (the UCB of :math:`-f`);
+* :func:`thompson_indices` (``"thompson"``): Thompson sampling: per proposal one hyperparameter
+  sample, one joint function draw :math:`f^*` over a candidate set, its minimiser.
 
-Candidates marked ``seen`` (evaluated already) are never chosen.
+The analytic acquisitions score one point per batch entry: ``X`` of shape ``(b, 1, d)`` gives
+``(b,)``, differentiable in ``X`` (for :func:`pyroml.bo.optimize.maximize`). Batches of
+``q > 1`` proposals come from the loop (:class:`pyroml.bo.loop.BayesOpt`): greedy selection with
+fantasised observations (the "kriging believer": each chosen point enters the GP at its
+posterior mean) for these, independent draws for Thompson sampling.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Dict, NamedTuple
+from typing import List, Optional
 
 import torch
 
-from pyroml.gp import GP, Posterior
+from pyroml.gp import GP
+from pyroml.gp.kernels import Hypers
 
-__all__ = ["METHODS", "log_expected_improvement", "Choice", "choose"]
+__all__ = ["METHODS", "log_expected_improvement", "Acquisition", "LogExpectedImprovement",
+           "NoisyLogExpectedImprovement", "LowerConfidenceBound", "make_acquisition", "thompson_indices"]
 
-#: the acquisition methods :func:`choose` knows
-METHODS = ("ei", "thompson", "lcb")
+#: the acquisition methods the loop knows
+METHODS = ("ei", "nei", "thompson", "lcb", "ucb")
 
 
-def log_expected_improvement(mean: torch.Tensor, std: torch.Tensor, best: float) -> torch.Tensor:
-    """:math:`\\log \\mathbb E[\\max(y_{\\min} - f, 0)]` for :math:`f \\sim \\mathcal N(\\mu, \\sigma^2)`,
+def log_expected_improvement(mean: torch.Tensor, std: torch.Tensor, best: float | torch.Tensor) -> torch.Tensor:
+    """:math:`\\log \\mathbb E[\\max(y^* - f, 0)]` for :math:`f \\sim \\mathcal N(\\mu, \\sigma^2)`,
     computed stably (via the scaled complementary error function) for any :math:`z`.
 
     :param Tensor mean: :math:`\\mu`, any shape; ``std``: :math:`\\sigma`, the same shape.
-    :param float best: :math:`y_{\\min}`.
+    :param best: :math:`y^*`, a float or a tensor broadcasting against ``mean``.
     :returns: shaped like ``mean``.
     """
     std = std.clamp_min(1e-12)
     z = (best - mean) / std
-    log_phi = -0.5 * z * z - 0.5 * math.log(2 * math.pi)
     pos = z >= 0
-    h_pos = z * torch.special.ndtr(z) + torch.exp(log_phi)
+    zp = z.clamp_min(0)                                  # each branch sees only its own z: finite gradients
+    zn = z.clamp_max(0)
+    h_pos = zp * torch.special.ndtr(zp) + torch.exp(-0.5 * zp * zp - 0.5 * math.log(2 * math.pi))
     # z < 0: h = phi(z) * (1 - |z| * Phi(z) / phi(z)), Phi(z) / phi(z) = sqrt(pi / 2) * erfcx(-z / sqrt 2)
-    mills = math.sqrt(math.pi / 2) * torch.special.erfcx(-z / math.sqrt(2))
-    log_h_neg = log_phi + torch.log1p(-(-z * mills).clamp(max=1 - 1e-16))
+    mills = math.sqrt(math.pi / 2) * torch.special.erfcx(-zn / math.sqrt(2))
+    log_h_neg = -0.5 * zn * zn - 0.5 * math.log(2 * math.pi) + torch.log1p(-(-zn * mills).clamp(max=1 - 1e-16))
     log_h = torch.where(pos, torch.log(h_pos.clamp_min(1e-300)), log_h_neg)
     return torch.log(std) + log_h
 
 
-class Choice(NamedTuple):
-    """The candidate :func:`choose` picks: its index ``candidate``, the ``hypers`` it used (name -> ``(S,)``)
-    and, for the trace, ``scores``: ``{"sample": f* (M,)}`` (Thompson) or ``{"acquisition": (M,)}``."""
+class Acquisition:
+    """An acquisition over the GP ``model`` with hyperparameter samples ``hypers`` (name -> ``(S,)``).
 
-    candidate: int
-    hypers: Dict[str, torch.Tensor]
-    scores: Dict[str, torch.Tensor]
+    Calling it on ``X`` of shape ``(b, 1, d)`` returns ``(b,)`` values to maximise."""
+
+    def __init__(self, model: GP, hypers: Hypers):
+        self.model, self.hypers = model, hypers
+
+    def _moments(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation of :math:`f` at ``X`` ``(b, 1, d)`` per sample: ``(S, b)`` each."""
+        if X.dim() != 3 or X.shape[1] != 1:
+            raise ValueError(f"analytic acquisitions score X of shape (b, 1, d), got {tuple(X.shape)}; "
+                             f"batches of q > 1 come from BayesOpt.suggest(q) (fantasised observations)")
+        c = self.model.conditional(X[:, 0, :], self.hypers)
+        return c.mean, c.var.clamp_min(1e-30).sqrt()
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
 
-def choose(method: str, model: GP, post: Posterior, candidates: torch.Tensor, seen: torch.Tensor, best: float,
-           kappa: float, generator: torch.Generator) -> Choice:
-    """The best candidate under an acquisition.
+class LogExpectedImprovement(Acquisition):
+    """:math:`\\log \\tfrac1S \\sum_s \\mathrm{EI}_s(x)` below the incumbent ``best`` (a float)."""
 
-    :param str method: one of :data:`METHODS`.
-    :param model: the GP on the evaluations so far; ``post``: its hyperparameter posterior.
-    :param Tensor candidates: shape ``(M, d)``; ``seen``: bool ``(M,)``, candidates never chosen.
-    :param float best: :math:`y_{\\min}`; ``kappa``: the LCB's :math:`\\kappa`.
-    :param generator: draws the Thompson sample.
-    """
-    if method == "thompson":
-        s = int(torch.randint(post.num_samples, (1,), generator=generator))
-        hypers = {k: v[s:s + 1] for k, v in post.samples.items()}
-        draw = model.sample_functions(candidates, hypers, generator=generator)[0]
-        return Choice(int(draw.masked_fill(seen, math.inf).argmin()), hypers, {"sample": draw})
-    mean, var, _ = model.conditional(candidates, post.samples)                  # (S, M) each
-    std = var.sqrt()
+    def __init__(self, model: GP, hypers: Hypers, best: float):
+        super().__init__(model, hypers)
+        self.best: float | torch.Tensor = best
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        mean, std = self._moments(X)
+        best = self.best[:, None] if isinstance(self.best, torch.Tensor) else self.best
+        return torch.logsumexp(log_expected_improvement(mean, std, best), 0) - math.log(mean.shape[0])
+
+
+class NoisyLogExpectedImprovement(LogExpectedImprovement):
+    """Log-EI below the plug-in incumbent :math:`y^*_s = \\min_i \\mu_s(x_i)` of each sample, over
+    the model's evaluated inputs (for noisy objectives)."""
+
+    def __init__(self, model: GP, hypers: Hypers):
+        with torch.no_grad():
+            best = model.conditional(model.X, hypers).mean.min(-1).values          # (S,)
+        super().__init__(model, hypers, 0.0)
+        self.best = best
+
+
+class LowerConfidenceBound(Acquisition):
+    """:math:`-\\tfrac1S \\sum_s (\\mu_s(x) - \\kappa \\sigma_s(x))` (maximised: the lowest optimistic value)."""
+
+    def __init__(self, model: GP, hypers: Hypers, kappa: float = 2.0):
+        super().__init__(model, hypers)
+        self.kappa = float(kappa)
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        mean, std = self._moments(X)
+        return -(mean - self.kappa * std).mean(0)
+
+
+def make_acquisition(method: str, model: GP, hypers: Hypers, best: float, kappa: float = 2.0) -> Acquisition:
+    """The analytic acquisition called ``method`` (``"ei"``, ``"nei"``, ``"lcb"`` or ``"ucb"``)."""
     if method == "ei":
-        acq = torch.logsumexp(log_expected_improvement(mean, std, best), 0) - math.log(mean.shape[0])
-    else:
-        acq = -(mean - kappa * std).mean(0)
-    return Choice(int(acq.masked_fill(seen, -math.inf).argmax()), post.samples, {"acquisition": acq})
+        return LogExpectedImprovement(model, hypers, best)
+    if method == "nei":
+        return NoisyLogExpectedImprovement(model, hypers)
+    if method in ("lcb", "ucb"):
+        return LowerConfidenceBound(model, hypers, kappa)
+    raise ValueError(f"no analytic acquisition {method!r}; choose one of 'ei', 'nei', 'lcb', 'ucb'")
+
+
+def thompson_indices(model: GP, hypers: Hypers, candidates: torch.Tensor, q: int, generator: torch.Generator,
+                     exclude: Optional[torch.Tensor] = None) -> tuple[List[int], List[torch.Tensor]]:
+    """Thompson sampling: ``q`` distinct candidate indices, each the minimiser of one joint draw
+    of :math:`f^*` over ``candidates`` ``(M, d)`` under a hyperparameter sample drawn at random.
+
+    :param exclude: bool ``(M,)``, candidates never chosen (e.g. already evaluated).
+    :returns: the indices and the ``q`` draws (each ``(M,)``, for the trace).
+    """
+    S = next(iter(hypers.values())).shape[0]
+    taken = torch.zeros(candidates.shape[0], dtype=torch.bool) if exclude is None else exclude.clone()
+    chosen, draws = [], []
+    for _ in range(q):
+        s = int(torch.randint(S, (1,), generator=generator))
+        draw = model.sample_functions(candidates, {k: v[s:s + 1] for k, v in hypers.items()}, generator=generator)[0]
+        i = int(draw.masked_fill(taken, math.inf).argmin())
+        taken[i] = True
+        chosen.append(i)
+        draws.append(draw)
+    return chosen, draws

@@ -1,13 +1,19 @@
 """Bayesian optimisation of a black-box function over a box, with a :class:`~pyroml.gp.GP` surrogate.
 
-Each iteration fits the GP's hyperparameters to the evaluations so far (MAP by L-BFGS, or a
-NUTS posterior), scores a candidate set with an acquisition (:mod:`pyroml.bo.acquisition`:
-log expected improvement, Thompson sampling or a lower confidence bound), evaluates the
-objective at the best candidate and adds the point.
+:class:`BayesOpt` is the ask/tell interface: :meth:`~BayesOpt.suggest` fits the GP's
+hyperparameters to the evaluations so far (MAP by L-BFGS, or a NUTS posterior) and proposes
+``q`` points, :meth:`~BayesOpt.observe` adds evaluations made anywhere. :func:`minimize` is the
+loop built on it: a space-filling initial design (scrambled Sobol points) unless ``x0`` is given,
+then ``iterations`` rounds of suggest, evaluate, observe.
 
-Candidates: a regular grid in 1-d, a scrambled Sobol set in d dimensions; a candidate already
-evaluated is never proposed again (the study's Thompson sampling spent half its evaluations
-re-picking points of D).
+The GP works on the unit cube of the box and on standardised values (:mod:`pyroml.gp.transforms`),
+with the noise learned under its prior unless ``noiseless=True``. Analytic acquisitions
+(:mod:`pyroml.bo.acquisition`) are maximised by multi-start projected gradient ascent
+(:func:`pyroml.bo.optimize.maximize`); Thompson sampling minimises joint function draws over a
+candidate set. Batches (``q > 1``) are chosen greedily with fantasised observations (each chosen
+point enters the GP at its posterior mean, hyperparameters kept) or, for Thompson sampling, from
+``q`` independent draws. An objective that raises or returns a non-finite value during the loop
+is recorded in :attr:`BOResult.failures` and ends the run: the result so far is returned.
 """
 
 from __future__ import annotations
@@ -17,13 +23,17 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
+from tqdm.auto import tqdm
 
 from pyroml._validation import check_choice, check_int
-from pyroml.bo.acquisition import METHODS, choose
+from pyroml.bo.acquisition import METHODS, make_acquisition, thompson_indices
+from pyroml.bo.optimize import maximize, sobol
 from pyroml.gp import GP, Posterior
+from pyroml.gp.kernels import KERNELS, resolve_kernel
 from pyroml.gp.priors import Prior
+from pyroml.gp.transforms import as_bounds
 
-__all__ = ["minimize", "BOResult", "random_search", "Bounds"]
+__all__ = ["minimize", "BOResult", "BayesOpt", "random_search", "Bounds"]
 
 #: ``(low, high)`` in 1-d, or a ``(2, d)`` tensor (or nested sequence) of lows and highs
 Bounds = Union[Tuple[float, float], Sequence[float], Sequence[Sequence[float]], torch.Tensor]
@@ -34,13 +44,14 @@ Objective = Callable[[torch.Tensor], Any]
 class BOResult:
     """Outcome of :func:`minimize`.
 
-    :ivar x_best: the best input found, shape ``(d,)``.
-    :ivar y_best: its objective value.
-    :ivar X: every evaluated input, shape ``(n, d)`` (the initial points first).
-    :ivar Y: every objective value, shape ``(n,)``.
-    :ivar trace: one dict per iteration: ``x``, ``y``, ``best``, ``hypers``, ``seconds`` and, in
-        1-d, ``candidates`` with the ``acquisition`` (or the drawn ``sample``) over them.
-    :ivar seconds: wall time of the iterations.
+    :ivar x_best: the best input found, shape ``(d,)``; ``y_best``: its objective value.
+    :ivar X: every evaluated input, shape ``(n, d)`` (the initial points first); ``Y``: ``(n,)``.
+    :ivar trace: one dict per round: ``iteration``, ``x`` (the first proposal), ``batch`` (all
+        ``q``), ``y``, ``best``, ``hypers`` (working scales), ``seconds`` and, in 1-d with
+        ``record``, ``candidates`` with the GP (``gp_mean``, ``gp_std``) and the ``acquisition``
+        (or the drawn ``sample``) over them.
+    :ivar failures: ``{"iteration", "x", "error"}`` for each failed evaluation (it ended the run).
+    :ivar seconds: wall time of the rounds.
     """
 
     x_best: torch.Tensor
@@ -49,6 +60,7 @@ class BOResult:
     Y: torch.Tensor
     trace: List[Dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    failures: List[Dict[str, Any]] = field(default_factory=list)
 
     def best_so_far(self) -> torch.Tensor:
         """Running minimum of ``Y``, shape ``(n,)``."""
@@ -56,24 +68,10 @@ class BOResult:
 
     @classmethod
     def from_evaluations(cls, X: torch.Tensor, Y: torch.Tensor, trace: Optional[List[Dict[str, Any]]] = None,
-                         seconds: float = 0.0) -> BOResult:
+                         seconds: float = 0.0, failures: Optional[List[Dict[str, Any]]] = None) -> BOResult:
         """The result whose best point is the minimiser of ``Y`` (shape ``(n,)``) among ``X`` ``(n, d)``."""
         i = int(Y.argmin())
-        return cls(X[i], float(Y[i]), X, Y, trace or [], seconds)
-
-
-def _bounds(bounds: Bounds) -> torch.Tensor:
-    """``bounds`` as a ``(2, d)`` float64 tensor of finite lows strictly below highs."""
-    b = torch.as_tensor(bounds, dtype=torch.float64)
-    if b.dim() == 1:
-        if b.numel() != 2:
-            raise ValueError(f"1-d bounds must be (low, high), got {tuple(b.tolist())}")
-        b = b[:, None]
-    if b.dim() != 2 or b.shape[0] != 2:
-        raise ValueError(f"bounds must be (low, high) or a (2, d) tensor of lows and highs, got shape {tuple(b.shape)}")
-    if not torch.isfinite(b).all() or not (b[0] < b[1]).all():
-        raise ValueError(f"bounds need finite lows strictly below highs, got {b.tolist()}")
-    return b
+        return cls(X[i], float(Y[i]), X, Y, trace or [], seconds, failures or [])
 
 
 def _points(x: Any, b: torch.Tensor, what: str) -> torch.Tensor:
@@ -90,124 +88,237 @@ def _points(x: Any, b: torch.Tensor, what: str) -> torch.Tensor:
     return x
 
 
-def _evaluate(f: Objective, x: torch.Tensor) -> torch.Tensor:
-    """``f(x)`` as ``n`` finite float64 values for ``x`` of shape ``(n, d)``."""
-    y = torch.as_tensor(f(x), dtype=torch.float64).reshape(-1)
-    if y.numel() != x.shape[0]:
-        raise ValueError(f"the objective returned {y.numel()} values for {x.shape[0]} points; it must map "
+def _values(y: Any, n: int, x: torch.Tensor) -> torch.Tensor:
+    """``y`` as ``n`` finite float64 values for the points ``x`` ``(n, d)``; else a ValueError."""
+    y = torch.as_tensor(y, dtype=torch.float64).reshape(-1)
+    if y.numel() != n:
+        raise ValueError(f"the objective returned {y.numel()} values for {n} points; it must map "
                          f"an (n, d) tensor to n values")
     bad = ~torch.isfinite(y)
     if bad.any():
-        raise ValueError(f"the objective returned {y[bad].tolist()} at {x[bad].tolist()}: it must be finite "
-                         f"everywhere inside the bounds")
+        raise ValueError(f"the objective returned {y[bad].tolist()} at {x[bad].tolist()}: values must be finite")
     return y
 
 
-def _uniform(b: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
-    """``n`` uniform points in the box ``b`` ``(2, d)``; shape ``(n, d)``."""
-    return b[0] + (b[1] - b[0]) * torch.rand(n, b.shape[1], generator=generator, dtype=torch.float64)
+def _evaluate(f: Objective, x: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[str]]:
+    """``(f(x) (n,), None)``, or ``(None, what went wrong)`` if ``f`` raised or returned bad values."""
+    try:
+        return _values(f(x), x.shape[0], x), None
+    except Exception as e:
+        return None, f"{type(e).__name__}: {e}"
 
 
-def _candidates(b: torch.Tensor, n: int, seed: int) -> torch.Tensor:
-    """``n`` candidates in the box: a regular grid in 1-d, else scrambled Sobol points; ``(n, d)``."""
-    if b.shape[1] == 1:
-        return torch.linspace(float(b[0, 0]), float(b[1, 0]), n, dtype=torch.float64)[:, None]
-    sobol = torch.quasirandom.SobolEngine(b.shape[1], scramble=True, seed=seed)
-    return b[0] + (b[1] - b[0]) * sobol.draw(n, dtype=torch.float64)
+class BayesOpt:
+    """Ask/tell Bayesian optimisation over a box (see the module docstring).
+
+    :param bounds: ``(low, high)`` in 1-d, else a ``(2, d)`` tensor of lows and highs.
+    :param str method: ``"ei"`` (log expected improvement, default), ``"nei"`` (noisy log-EI),
+        ``"thompson"``, ``"lcb"`` / ``"ucb"`` (:mod:`pyroml.bo.acquisition`).
+    :param str hyperparameters: ``"map"`` (L-BFGS from prior draws) or ``"nuts"`` (one chain each
+        round, warm-started from the previous round's last draw with half the warm-up; EI and
+        LCB average over its draws, Thompson sampling uses one).
+    :param str kernel: the GP's kernel (default Matérn 5/2, ARD in more than one dimension).
+    :param float noise: a fixed noise variance in the units of ``y`` squared (default: learned).
+    :param bool noiseless: a deterministic objective: noise fixed at :math:`10^{-6}` of the
+        standardised scale.
+    :param int n_candidates: Sobol points scored before gradient refinement (and Thompson's candidate set).
+    :param gp_options: passed to :class:`~pyroml.gp.GP` (e.g. ``normalize``, ``standardize``, ``ard``).
+    """
+
+    def __init__(self, bounds: Bounds, method: str = "ei", hyperparameters: str = "map", kernel: Any = "matern52",
+                 noise: Optional[float] = None, noiseless: bool = False, priors: Optional[Mapping[str, Prior]] = None,
+                 kappa: float = 2.0, n_candidates: int = 1024, restarts: int = 8, seed: int = 0,
+                 nuts_samples: int = 20, nuts_warmup: int = 60, **gp_options: Any):
+        check_choice("method", method, METHODS)
+        check_choice("hyperparameters", hyperparameters, ("map", "nuts"))
+        self.bounds = as_bounds(bounds)
+        if not isinstance(kernel, str) or kernel not in KERNELS:
+            resolve_kernel(kernel, self.bounds.shape[1])          # a wrong name or dimension: an error now
+        self.method, self.hyperparameters, self.kappa, self.seed = method, hyperparameters, float(kappa), seed
+        self.n_candidates, self.restarts = check_int("n_candidates", n_candidates, 1), restarts
+        self.nuts_samples, self.nuts_warmup = nuts_samples, nuts_warmup
+        self.gp_options: Dict[str, Any] = {"kernel": kernel, "noise": noise, "noiseless": noiseless, "priors": priors,
+                                           "bounds": self.bounds, **gp_options}
+        self.generator = torch.Generator().manual_seed(seed)
+        d = self.bounds.shape[1]
+        self.X, self.Y = torch.zeros(0, d, dtype=torch.float64), torch.zeros(0, dtype=torch.float64)
+        self.rounds = 0
+        self.last: Dict[str, Any] = {}
+        self._nuts_state: Optional[Dict[str, Any]] = None
+
+    @property
+    def dim(self) -> int:
+        """:math:`d`, the number of inputs."""
+        return self.bounds.shape[1]
+
+    def initial_design(self, n: Optional[int] = None) -> torch.Tensor:
+        """``n`` (default ``2d + 1``) scrambled Sobol points of the box (seeded); ``(n, d)``."""
+        return sobol(self.bounds, 2 * self.dim + 1 if n is None else n, self.seed)
+
+    def observe(self, x: Any, y: Any) -> None:
+        """Add evaluations: ``x`` ``(n, d)`` (``(n,)`` in 1-d) inside the box, ``y`` ``(n,)`` finite.
+
+        :raises ValueError: for points outside the box, a wrong shape or non-finite values (nothing is added).
+        """
+        x = _points(x, self.bounds, "x")
+        y = _values(y, x.shape[0], x)
+        self.X, self.Y = torch.cat([self.X, x]), torch.cat([self.Y, y])
+
+    def model(self) -> GP:
+        """The GP on the evaluations so far."""
+        return GP(self.X, self.Y, **self.gp_options)
+
+    def _posterior(self, model: GP) -> Posterior:
+        """MAP, or one NUTS chain warm-started from the previous round's last draw and step size."""
+        seed = self.seed * 1000 + self.rounds
+        if self.hyperparameters == "map":
+            return model.map_estimate(seed=seed)
+        state = self._nuts_state
+        if state is None or set(state["init"]) != set(model.hyper_names):
+            post = model.sample_posterior(self.nuts_samples, self.nuts_warmup, num_chains=1, seed=seed)
+        else:
+            post = model.sample_posterior(self.nuts_samples, max(self.nuts_warmup // 2, 1), num_chains=1, seed=seed,
+                                          init=state["init"], step_size=state["step_size"])
+        self._nuts_state = {"init": {k: float(v[-1]) for k, v in post.samples.items()},
+                            "step_size": post.diagnostics["step_size"][0]}
+        return post
+
+    def _thompson_candidates(self) -> torch.Tensor:
+        """A regular grid in 1-d, else Sobol points plus perturbations of the best five inputs."""
+        b = self.bounds
+        if self.dim == 1:
+            return torch.linspace(float(b[0, 0]), float(b[1, 0]), self.n_candidates, dtype=torch.float64)[:, None]
+        best = self.X[self.Y.argsort()[:5]]
+        noise = 0.05 * torch.randn(best.shape[0], 100, self.dim, generator=self.generator, dtype=torch.float64)
+        local = (best[:, None, :] + noise * (b[1] - b[0])).reshape(-1, self.dim)
+        return torch.cat([sobol(b, self.n_candidates, self.seed + self.rounds), torch.maximum(torch.minimum(
+            local, b[1]), b[0])])
+
+    def suggest(self, q: int = 1) -> torch.Tensor:
+        """The next ``q`` points to evaluate, ``(q, d)``: from the initial design while fewer than
+        two evaluations exist, else maximisers of the acquisition (see the module docstring)."""
+        check_int("q", q, 1)
+        t0 = time.perf_counter()
+        if self.Y.numel() < 2:                 # nothing to model yet: more of the space-filling design
+            self.last = {"seconds": time.perf_counter() - t0}
+            return self.initial_design(self.Y.numel() + q + 1)[-q:]
+        model = self._posterior_model()
+        post = self.last["posterior"]
+        span = float((self.bounds[1] - self.bounds[0]).max())
+        if self.method == "thompson":
+            cand = self._thompson_candidates()
+            seen = (torch.cdist(cand, self.X) < 1e-9 * span).any(-1)
+            idx, draws = thompson_indices(model, post.samples, cand, q, self.generator, seen)
+            self.last.update(candidates=cand, sample=draws[0])
+            X_new = cand[idx]
+        else:
+            X_new = self._greedy_batch(model, post, q)
+        self.rounds += 1
+        self.last["seconds"] = time.perf_counter() - t0
+        return X_new
+
+    def _posterior_model(self) -> GP:
+        model = self.model()
+        self.last = {"model": model, "posterior": self._posterior(model)}
+        return model
+
+    def _greedy_batch(self, model: GP, post: Posterior, q: int) -> torch.Tensor:
+        """``q`` maximisers of the analytic acquisition, each after fantasising the ones before."""
+        chosen: List[torch.Tensor] = []
+        X, Y = self.X, self.Y
+        anchors = self.X[self.Y.argsort()[:3]]
+        for j in range(q):
+            acq = make_acquisition(self.method, model, post.samples, float(self.Y.min()), self.kappa)
+            found = maximize(acq, self.bounds, raw_samples=self.n_candidates, restarts=self.restarts,
+                             seed=self.seed * 7919 + self.rounds * 31 + j, anchors=anchors, avoid=X,
+                             generator=self.generator)
+            chosen.append(found.x)
+            if j == 0:
+                self.last["acquisition_fn"] = acq
+            if j < q - 1:                      # kriging believer: the point enters at its posterior mean
+                with torch.no_grad():
+                    y_fant = model.conditional(found.x[None], post.samples).mean.mean(0)
+                X, Y = torch.cat([X, found.x[None]]), torch.cat([Y, y_fant])
+                model = GP(X, Y, **self.gp_options)
+        return torch.stack(chosen)
 
 
-def _fit_hypers(model: GP, hyperparameters: str, seed: int, nuts_samples: int, nuts_warmup: int,
-                state: Optional[Dict[str, Any]]) -> Posterior:
-    """MAP, or a one-chain NUTS posterior warm-started from the previous iteration's last
-    draw and step size (then with half the warm-up)."""
-    if hyperparameters == "map":
-        return model.map_estimate(seed=seed)
-    if state is None:
-        return model.sample_posterior(nuts_samples, nuts_warmup, num_chains=1, seed=seed)
-    return model.sample_posterior(nuts_samples, max(nuts_warmup // 2, 1), num_chains=1, seed=seed,
-                                  init=state["init"], step_size=state["step_size"])
+def _entry(opt: BayesOpt, it: int, X_new: torch.Tensor, y_new: torch.Tensor, record: bool) -> Dict[str, Any]:
+    """The trace entry of one round (with the GP and acquisition over a grid in 1-d when ``record``)."""
+    post: Optional[Posterior] = opt.last.get("posterior")
+    entry: Dict[str, Any] = {"iteration": it, "x": X_new[0].tolist(), "batch": X_new.tolist(),
+                             "y": float(y_new.min()), "best": float(opt.Y.min()),
+                             "hypers": {} if post is None else {k: float(v.mean()) for k, v in post.samples.items()},
+                             "seconds": opt.last.get("seconds", 0.0)}
+    if record and opt.dim == 1 and post is not None:
+        model: GP = opt.last["model"]
+        grid = opt.last.get("candidates")
+        grid = torch.linspace(float(opt.bounds[0, 0]), float(opt.bounds[1, 0]), 400, dtype=torch.float64)[:, None] \
+            if grid is None else grid
+        m, v = model.predict(grid, post.samples, noiseless=True)
+        entry.update(candidates=grid[:, 0], gp_mean=m, gp_std=v.sqrt(), X_before=model.X[:, 0], Y_before=model.y)
+        if "sample" in opt.last:
+            entry["sample"] = opt.last["sample"]
+        else:
+            with torch.no_grad():
+                entry["acquisition"] = opt.last["acquisition_fn"](grid[:, None, :])
+    return entry
 
 
-def _record(entry: Dict[str, Any], model: GP, post: Posterior, cand: torch.Tensor, X: torch.Tensor,
-            Y: torch.Tensor, keep: bool) -> None:
-    """Add to a 1-d trace entry (``keep``) the GP over the candidates and the data before the
-    step; otherwise drop its per-candidate scores."""
-    if keep:
-        entry["candidates"] = cand[:, 0]
-        m, v = model.predict(cand, post.samples, noiseless=True)
-        entry["gp_mean"], entry["gp_std"] = m, v.sqrt()
-        entry["X_before"], entry["Y_before"] = X[:-1, 0].clone(), Y[:-1].clone()
-    else:
-        entry.pop("sample", None)
-        entry.pop("acquisition", None)
-
-
-def minimize(f: Objective, bounds: Bounds, x0: Optional[torch.Tensor] = None,
-             iterations: int = 10, method: str = "ei", hyperparameters: str = "map", kernel: str = "rbf",
-             noise: float = 1e-4, n_candidates: int = 2000, kappa: float = 2.0, seed: int = 0,
+def minimize(f: Objective, bounds: Bounds, x0: Optional[torch.Tensor] = None, iterations: int = 10,
+             method: str = "ei", hyperparameters: str = "map", kernel: str = "matern52",
+             noise: Optional[float] = None, n_candidates: int = 1024, kappa: float = 2.0, seed: int = 0,
              nuts_samples: int = 20, nuts_warmup: int = 60, record: bool = True,
-             priors: Optional[Mapping[str, Prior]] = None) -> BOResult:
-    """Minimise ``f`` over a box by Bayesian optimisation.
+             priors: Optional[Mapping[str, Prior]] = None, q: int = 1, noiseless: bool = False,
+             progress: bool = False, **gp_options: Any) -> BOResult:
+    """Minimise ``f`` over a box by Bayesian optimisation (:class:`BayesOpt` in a loop).
 
     :param f: objective mapping inputs of shape ``(n, d)`` to ``n`` finite values.
     :param bounds: ``(low, high)`` in 1-d, else a ``(2, d)`` tensor of lows and highs.
-    :param Tensor x0: initial points, shape ``(n, d)`` (``(n,)`` in 1-d), inside the bounds;
-        default ``2d + 1`` uniform random points.
-    :param int iterations: evaluations after the initial points.
-    :param str method: ``"ei"`` (default: log expected improvement), ``"thompson"`` or ``"lcb"``
-        (:mod:`pyroml.bo.acquisition`).
-    :param str hyperparameters: ``"map"`` (default: L-BFGS on the log posterior, restarts from the
-        prior) or ``"nuts"`` (fully Bayesian: a NUTS posterior each iteration, one chain of
-        ``nuts_warmup + nuts_samples`` steps, later iterations warm-started from the previous
-        posterior with half the warm-up; Thompson sampling uses one of its draws, EI and LCB
-        average over all of them).
-    :param str kernel: GP kernel name (see :data:`pyroml.gp.KERNELS`).
-    :param float noise: the GP's fixed observation-noise variance.
-    :param int n_candidates: candidate points scored per iteration (a grid in 1-d, scrambled
-        Sobol points otherwise).
-    :param float kappa: the LCB's :math:`\\kappa`.
-    :param int seed: makes a run repeatable.
-    :param bool record: keep, in 1-d, the GP and the acquisition over the candidates in the trace.
-    :param dict priors: the GP's hyperparameter priors (default: :func:`pyroml.gp.default_priors`).
-    :returns: a :class:`BOResult`.
+    :param Tensor x0: initial points ``(n, d)`` (``(n,)`` in 1-d) inside the bounds; default
+        ``2d + 1`` scrambled Sobol points (seeded).
+    :param int iterations: rounds after the initial points, each evaluating ``q`` points.
+    :param bool record: keep, in 1-d, the GP and the acquisition over a grid in the trace.
+    :param bool progress: show a progress bar over the rounds.
+    :param method, hyperparameters, kernel, noise, noiseless, n_candidates, kappa, nuts_samples,
+        nuts_warmup, priors, gp_options: as for :class:`BayesOpt`.
+    :returns: a :class:`BOResult`; an evaluation that fails during the rounds is recorded in
+        ``failures`` and ends the run.
+    :raises ValueError: for bad bounds, ``x0`` outside them, or initial points the objective
+        cannot evaluate (before any modelling).
     """
-    check_choice("method", method, METHODS)
-    check_choice("hyperparameters", hyperparameters, ("map", "nuts"))
     check_int("iterations", iterations, 0)
-    b = _bounds(bounds)
-    gen = torch.Generator().manual_seed(seed)
-    X = _points(_uniform(b, 2 * b.shape[1] + 1, gen) if x0 is None else x0, b, "x0")
-    Y = _evaluate(f, X)
-    cand = _candidates(b, n_candidates, seed)
+    check_int("q", q, 1)
+    opt = BayesOpt(bounds, method, hyperparameters, kernel, noise, noiseless, priors, kappa, n_candidates,
+                   seed=seed, nuts_samples=nuts_samples, nuts_warmup=nuts_warmup, **gp_options)
+    X0 = opt.initial_design() if x0 is None else _points(x0, opt.bounds, "x0")
+    Y0, error = _evaluate(f, X0)
+    if Y0 is None:
+        raise ValueError(f"the initial points could not be evaluated: {error}")
+    opt.observe(X0, Y0)
     trace: List[Dict[str, Any]] = []
-    state: Optional[Dict[str, Any]] = None
+    failures: List[Dict[str, Any]] = []
     t_start = time.perf_counter()
-    for it in range(iterations):
-        t0 = time.perf_counter()
-        model = GP(X, Y, kernel=kernel, noise=noise, priors=priors)
-        post = _fit_hypers(model, hyperparameters, seed * 1000 + it, nuts_samples, nuts_warmup, state)
-        if hyperparameters == "nuts":
-            state = {"init": {k: float(v[-1]) for k, v in post.samples.items()},
-                     "step_size": post.diagnostics["step_size"][0]}
-        # a deterministic objective gains nothing from a repeat: candidates already evaluated are out
-        seen = (torch.cdist(cand, X) < 1e-9 * float((b[1] - b[0]).max())).any(-1)
-        choice = choose(method, model, post, cand, seen, float(Y.min()), kappa, gen)
-        x_new = cand[choice.candidate:choice.candidate + 1]
-        y_new = _evaluate(f, x_new)
-        X, Y = torch.cat([X, x_new]), torch.cat([Y, y_new])
-        entry: Dict[str, Any] = {**choice.scores, "iteration": it + 1, "x": x_new[0].tolist(), "y": float(y_new),
-                                 "best": float(Y.min()),
-                                 "hypers": {k: float(v.mean()) for k, v in choice.hypers.items()},
-                                 "seconds": time.perf_counter() - t0}
-        _record(entry, model, post, cand, X, Y, record and b.shape[1] == 1)
-        trace.append(entry)
-    return BOResult.from_evaluations(X, Y, trace, time.perf_counter() - t_start)
+    for it in tqdm(range(1, iterations + 1), desc="BO", disable=not progress):
+        X_new = opt.suggest(q)
+        y_new, error = _evaluate(f, X_new)
+        if y_new is None:
+            failures.append({"iteration": it, "x": X_new.tolist(), "error": error})
+            break
+        opt.observe(X_new, y_new)
+        trace.append(_entry(opt, it, X_new, y_new, record))
+    return BOResult.from_evaluations(opt.X, opt.Y, trace, time.perf_counter() - t_start, failures)
 
 
-def random_search(f: Objective, bounds: Bounds, x0: torch.Tensor, iterations: int = 10, seed: int = 0) -> BOResult:
-    """Uniform random search with the same budget (a baseline for the benchmarks): ``x0``, then
-    ``iterations`` uniform points in the box."""
-    b = _bounds(bounds)
+def random_search(f: Objective, bounds: Bounds, x0: Optional[torch.Tensor] = None, iterations: int = 10,
+                  seed: int = 0) -> BOResult:
+    """Uniform random search with the same budget (a baseline for the benchmarks): ``x0`` (default
+    :meth:`BayesOpt.initial_design`), then ``iterations`` uniform points in the box."""
+    b = as_bounds(bounds)
     gen = torch.Generator().manual_seed(seed)
-    X = torch.cat([_points(x0, b, "x0"), _uniform(b, iterations, gen)])
-    return BOResult.from_evaluations(X, _evaluate(f, X))
+    X0 = BayesOpt(b, seed=seed).initial_design() if x0 is None else _points(x0, b, "x0")
+    X = torch.cat([X0, b[0] + (b[1] - b[0]) * torch.rand(iterations, b.shape[1], generator=gen, dtype=torch.float64)])
+    Y, error = _evaluate(f, X)
+    if Y is None:
+        raise ValueError(error)
+    return BOResult.from_evaluations(X, Y)

@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kernel", default="rbf", choices=sorted(KERNELS))
     p.add_argument("--out", default="runs/gp", help="output folder (default runs/gp)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--target-accept", type=float, default=0.9,
+                   help="NUTS target acceptance probability (default 0.9: no divergences on the study's posterior)")
     p.add_argument("--device", default="cpu", help="accepted for symmetry; GP work runs on the CPU in float64")
     p.add_argument("--data-dir", default=None, help="unused: the study's problem is built in")
 
@@ -26,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run :func:`~pyroml.studies.gp_problem.run_gp_fit` as the flags say."""
     run_gp_fit(kernel=args.kernel, num_samples=args.num_samples, warmup=args.warmup, chains=args.chains,
-               seed=args.seed, out=args.out)
+               seed=args.seed, out=args.out, target_accept=args.target_accept)
     return 0
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import struct
 import string
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union

@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import pyro
 import torch
 
 from pyroml._validation import check_int
-from pyroml.data.datasets import Data, Dataset, as_tensors
+from pyroml.data.datasets import Dataset, as_tensors
+from pyroml.data.streaming import as_stream, is_stream
 from pyroml.evaluation.metrics import iwae_bound
-from pyroml.infer.elbo import elbo_per_example
 from pyroml.io.atomic import write_json
 from pyroml.models.base import DensityModel
 
@@ -81,62 +81,107 @@ class Report:
                 f"MSE {self.mse:.4f} (posterior mean) / {self.mse_sample:.4f} (posterior sample)")
 
 
+class _Passes:
+    """The evaluation data as batches on the model's device, pass after pass (in order): slices of
+    tensors in memory, or a stream's batches; the labels of a stream are collected on the way."""
+
+    def __init__(self, model: DensityModel, data: Any, batch_size: int, num_examples: Optional[int],
+                 num_workers: int):
+        self.batch_size, self.device, self.stream = batch_size, model.device, None
+        self.labels: Optional[torch.Tensor] = None
+        if is_stream(data):
+            self.stream = as_stream(data, batch_size, num_examples=num_examples, num_workers=num_workers,
+                                    pin_memory=self.device.type == "cuda")
+            model.check_input(self.stream.head(batch_size), what="evaluation data")
+            self.n = self.stream.n
+        else:
+            self.x = as_tensors(data)[0]
+            self.labels = data.y.cpu() if isinstance(data, Dataset) and data.y is not None else None
+            model.check_input(self.x, what="evaluation data")
+            self.n = self.x.shape[0]
+
+    def __call__(self, collect_labels: bool = False) -> Iterator[torch.Tensor]:
+        if self.stream is None:
+            x = self.x.to(self.device)
+            yield from (x[i: i + self.batch_size] for i in range(0, self.n, self.batch_size))
+            return
+        labels: List[torch.Tensor] = []
+        for xb, yb in self.stream.batches(shuffle=False):
+            if collect_labels and yb is not None:
+                labels.append(yb.cpu())
+            yield xb.to(self.device, non_blocking=True)
+        if collect_labels and labels:
+            self.labels = torch.cat(labels)
+
+
 @torch.no_grad()
 def evaluate(
     model: DensityModel,
-    data: Data,
+    data: Any,
     *,
     elbo_particles: int = 1,
     iwae_k: Optional[int] = 100,
     batch_size: int = 2000,
     seed: Optional[int] = 0,
+    num_examples: Optional[int] = None,
+    num_workers: int = 0,
 ) -> Report:
     """Score ``model`` on ``data``.
 
     :param model: a pyroml density model.
     :param data: a :class:`~pyroml.data.Dataset` (labels are carried into the report) or a tensor
-        of shape ``(N,) + model.event_shape``.
+        of shape ``(N,) + model.event_shape``; or, streamed in order in batches of ``batch_size``
+        without holding them, a torch ``Dataset`` (items ``x`` or ``(x, y)``: the labels go into
+        the report), an ``IterableDataset`` (with ``num_examples``) or a ``DataLoader`` (see
+        :mod:`pyroml.data.streaming`; the input check then sees the first batch).
     :param int elbo_particles: particles of the ELBO estimate.
     :param int iwae_k: importance samples K of the bound for models without an exact
         log-likelihood (``None`` or 0 skips it).
     :param int batch_size: examples per batch for the ELBO, MSE and latents.
     :param int seed: seeds the Monte Carlo estimates.
-    :returns: a :class:`Report`.
+    :param int num_examples: N of an ``IterableDataset`` without a length.
+    :param int num_workers: worker processes of a streamed source's ``DataLoader``.
+    :returns: a :class:`Report`. A stream gives the same ELBO, MSE and latents as the same data in
+        memory (same seed); its importance-weighted bound is computed per batch (same expectation).
     """
     check_int("elbo_particles", elbo_particles, 1)
     check_int("batch_size", batch_size, 1)
+    check_int("num_workers", num_workers, 0)
     if iwae_k is not None:
         check_int("iwae_k", iwae_k, 0)
-    x = as_tensors(data)[0]
-    labels = data.y if isinstance(data, Dataset) else None
-    model.check_input(x, what="evaluation data")
+    model.eval()
+    passes = _Passes(model, data, batch_size, num_examples, num_workers)
     if seed is not None:
         pyro.set_rng_seed(seed)
     t0 = time.perf_counter()
-    model.eval()
-    x = x.to(model.device)
-    n = x.shape[0]
-    elbo = elbo_per_example(model, x, elbo_particles, batch_size)
+    loss_fn: Any = model.elbo(elbo_particles)
+    with pyro.settings.context(module_local_params=True), pyro.validation_enabled(False):
+        elbo_sum = sum(float(loss_fn.loss(model.model, model.guide, xb)) for xb in passes())
+    n = passes.n
     sq_mean = sq_sample = 0.0
+    numel = 0
     latents = []
-    for i in range(0, n, batch_size):
-        xb = x[i: i + batch_size]
+    for xb in passes(collect_labels=True):
         sq_mean += float(((model.reconstruct(xb) - xb) ** 2).sum())
         sq_sample += float(((model.reconstruct(xb, sample=True) - xb) ** 2).sum())
         latents.append(model.encode(xb).cpu())
+        numel += xb.numel()
     ll: Optional[torch.Tensor]
     method: Optional[str]
     k: Optional[int]
     if model.has_exact_log_likelihood:
-        ll = torch.cat([model.log_likelihood(x[i: i + batch_size]) for i in range(0, n, batch_size)])
+        ll = torch.cat([model.log_likelihood(xb) for xb in passes()])
         method, k = "exact", None
     elif iwae_k:
-        ll, method, k = iwae_bound(model, x, iwae_k), "iwae", int(iwae_k)
+        whole = passes.stream is None
+        ll = iwae_bound(model, passes.x.to(model.device), iwae_k) if whole else \
+            torch.cat([iwae_bound(model, xb, iwae_k) for xb in passes()])
+        method, k = "iwae", int(iwae_k)
     else:
         ll, method, k = None, None, None
     return Report(
-        model=type(model).__name__, n=n, elbo=elbo, elbo_particles=elbo_particles,
+        model=type(model).__name__, n=n, elbo=-elbo_sum / n, elbo_particles=elbo_particles,
         log_likelihood=None if ll is None else float(ll.mean()), log_likelihood_method=method, iwae_k=k,
-        mse=sq_mean / x.numel(), mse_sample=sq_sample / x.numel(), seconds=time.perf_counter() - t0,
-        latents=torch.cat(latents), labels=None if labels is None else labels.cpu(),
+        mse=sq_mean / numel, mse_sample=sq_sample / numel, seconds=time.perf_counter() - t0,
+        latents=torch.cat(latents), labels=passes.labels,
     )

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 import pyro
@@ -38,11 +39,12 @@ from pyro.nn import PyroSample
 
 from pyroml import infer
 from pyroml._validation import check_choice, check_positive
-from pyroml.gp.kernels import HYPERS, KERNELS, Hypers, kernel_matrix, resolve_kernel
+from pyroml.gp.kernels import HYPERS, KERNELS, Hypers, hyper_names, kernel_matrix, resolve_kernel
 from pyroml.gp.linalg import pivoted_cholesky, robust_factor
 from pyroml.gp.posterior import Posterior, map_estimate, sample_nuts
 from pyroml.gp.potential import ClosedFormPotential
 from pyroml.gp.priors import Prior, as_float64, default_priors, lognormal_params
+from pyroml.gp.transforms import Standardize, UnitCube
 
 __all__ = ["GP", "Conditional"]
 
@@ -65,6 +67,24 @@ def _check_xy(X: Any, y: Any) -> Tuple[torch.Tensor, torch.Tensor]:
         if not torch.isfinite(t).all():
             raise ValueError(f"{name} contains NaN or infinite values; remove those points")
     return X.to(torch.float64), y.to(torch.float64)
+
+
+def _warn_scale(y: torch.Tensor) -> None:
+    """Warn when targets far from unit scale meet priors stated for standardised targets."""
+    spread = float(y.std()) if y.numel() > 1 else float(y.abs().max())
+    if spread > 0 and not 1e-3 <= spread <= 1e3:
+        warnings.warn(f"y varies on a scale of {spread:.2g}, but standardize=False: the priors and the "
+                      f"jitter assume targets of order 1; standardise y (the default) or rescale the priors",
+                      stacklevel=3)
+
+
+def _site_value(trace: Any, name: str) -> torch.Tensor:
+    """Hyperparameter ``name``'s value (a 0-d tensor) in a guide trace; ``lengthscale_k`` is entry
+    ``k`` of the ARD site ``kernel.lengthscale``."""
+    if name.startswith("lengthscale_"):
+        return torch.as_tensor(trace.nodes["kernel.lengthscale"]["value"]).detach().reshape(-1)[int(name[12:])]
+    site = "noise" if name == "noise" else f"kernel.{name}"
+    return torch.as_tensor(trace.nodes[site]["value"]).detach().reshape(())
 
 
 class Conditional(NamedTuple):
@@ -97,41 +117,65 @@ class GP(infer.SVIModule):
         ``"periodic"``, or an instance of the matching ``pyro.contrib.gp.kernels`` class
         (``RBF``, ``Matern32``, ...) with ``input_dim = d``; priors set on the instance
         (``k.lengthscale = PyroSample(dist.LogNormal(...))``) are used, its other values are not.
-    :param float noise: observation-noise variance :math:`\\sigma_n^2`, fixed unless
-        ``noise_prior`` is given (then learned, starting from the prior).
-    :param dict priors: hyperparameter name -> prior over its positive value; overrides the
-        instance's and the library defaults, :func:`~pyroml.gp.default_priors`. LogNormal priors
-        get the closed-form NUTS potential; others use autograd (slower).
-    :param noise_prior: a prior for a learned noise variance (``None``: noise fixed).
+    :param float noise: a fixed observation-noise variance :math:`\\sigma_n^2`, in the units of
+        ``y`` squared. Default ``None``: the noise is learned under ``noise_prior``.
+    :param dict priors: hyperparameter name -> prior over its positive value, on the GP's working
+        scales (below); overrides the instance's and the library defaults,
+        :func:`~pyroml.gp.default_priors`. LogNormal priors get the closed-form NUTS potential;
+        others use autograd (slower). With ARD, ``"lengthscale"`` is the prior of each one.
+    :param noise_prior: the prior of a learned noise variance (default LogNormal(-4, 1) on the
+        standardised scale); giving one learns the noise even when ``noise`` is given.
+    :param bool noiseless: a deterministic objective: the noise is fixed at :math:`10^{-6}` of the
+        working scale instead of learned.
     :param float jitter: added to the covariance diagonal before Cholesky factorisations.
+    :param bounds: the input box, ``(2, d)``: inputs are mapped from it to the unit cube
+        (default: from the data's range). ``normalize=False``: inputs used as they come (bounds ignored).
+    :param bool standardize: work on :math:`(y - \\bar y)/s_y` (default); predictions come back
+        on the original scale either way.
+    :param bool ard: one lengthscale per input dimension (default: when ``d > 1``).
 
     Computation is in float64. Two GPs never share parameters: the ``GPRegression`` module
     is built with module-local parameters, and nothing enters Pyro's global parameter store.
+    Hyperparameter values (samples, MAP, priors) are on the working scales; :attr:`X` and
+    :attr:`y` are the data as given, :attr:`Xt` and :attr:`yt` as the GP sees them.
     """
 
     def __init__(self, X: torch.Tensor, y: torch.Tensor, kernel: Union[str, gp.kernels.Kernel] = "rbf",
-                 noise: float = 1e-4, priors: Optional[Mapping[str, Prior]] = None,
-                 noise_prior: Optional[Prior] = None, jitter: float = 1e-10):
+                 noise: Optional[float] = None, priors: Optional[Mapping[str, Prior]] = None,
+                 noise_prior: Optional[Prior] = None, jitter: float = 1e-10, *, noiseless: bool = False,
+                 bounds: Any = None, normalize: bool = True, standardize: bool = True, ard: Optional[bool] = None):
         super().__init__()
         self.X, self.y = _check_xy(X, y)
-        self.kernel_name, instance_priors = resolve_kernel(kernel, self.X.shape[1])
-        self.noise = check_positive("noise (a positive variance)", noise)
+        d = self.X.shape[1]
+        self.kernel_name, instance_priors = resolve_kernel(kernel, d)
+        self.input_transform = UnitCube.identity(d) if not normalize else \
+            (UnitCube.from_bounds(bounds, d) if bounds is not None else UnitCube.from_data(self.X))
+        self.output_transform = Standardize.from_data(self.y) if standardize else Standardize.identity()
+        if not standardize:
+            _warn_scale(self.y)
+        self.Xt, self.yt = self.input_transform.forward(self.X), self.output_transform.forward(self.y)
+        self.ard = d > 1 if ard is None else bool(ard)
         self.jitter = float(jitter)
         unknown = set(priors or {}) - set(HYPERS[self.kernel_name])
         if unknown:
             raise ValueError(f"priors given for {sorted(unknown)}, but the {self.kernel_name} kernel has "
                              f"{list(HYPERS[self.kernel_name])}; for the noise use noise_prior=")
-        merged = {**default_priors(), **instance_priors, **(priors or {})}
+        defaults = default_priors(d)
+        merged = {**defaults, **instance_priors, **(priors or {})}
         self.priors = {h: as_float64(merged[h]) for h in HYPERS[self.kernel_name]}
-        self.noise_prior = None if noise_prior is None else as_float64(noise_prior)
-        self.hyper_names: List[str] = list(self.priors) + (["noise"] if noise_prior is not None else [])
+        learned = noise_prior is not None or (noise is None and not noiseless)
+        self.noise_prior = as_float64(noise_prior if noise_prior is not None else defaults["noise"]) \
+            if learned else None
+        scale2 = self.output_transform.scale ** 2
+        self.noise = 1e-6 if noise is None else check_positive("noise (a positive variance)", noise) / scale2
+        self.hyper_names: List[str] = list(hyper_names(self.kernel_name, d, self.ard)) + (["noise"] if learned else [])
         self.gpr = self._build_gpr()
 
     def prior(self, name: str) -> Prior:
         """The prior over hyperparameter ``name`` (one of :attr:`hyper_names`), over its positive value."""
         if name == "noise" and self.noise_prior is not None:
             return self.noise_prior
-        return self.priors[name]
+        return self.priors["lengthscale" if name.startswith("lengthscale_") else name]
 
     def prior_draw(self) -> torch.Tensor:
         """:math:`\\log\\theta` drawn from the prior, clamped to [-4, 4] (a chain's start); shape ``(H,)``."""
@@ -142,10 +186,13 @@ class GP(infer.SVIModule):
         # module-local parameters (as the engine runs it): nothing enters Pyro's global parameter
         # store, so two GPs never share hyperparameters by name
         with pyro.settings.context(module_local_params=True):
-            k = KERNELS[self.kernel_name](input_dim=self.X.shape[1])
+            d = self.X.shape[1]
+            k = KERNELS[self.kernel_name](input_dim=d)
             for h, prior in self.priors.items():
+                if h == "lengthscale" and "lengthscale" not in self.hyper_names:     # ARD: one per dimension
+                    prior = prior.expand([d]).to_event(1)
                 setattr(k, h, PyroSample(prior))
-            gpr = gp.models.GPRegression(self.X, self.y, k, noise=torch.tensor(self.noise, dtype=torch.float64),
+            gpr = gp.models.GPRegression(self.Xt, self.yt, k, noise=torch.tensor(self.noise, dtype=torch.float64),
                                          jitter=self.jitter)
             if self.noise_prior is not None:
                 gpr.noise = PyroSample(self.noise_prior)  # type: ignore[assignment]
@@ -191,13 +238,11 @@ class GP(infer.SVIModule):
             self.gpr.set_mode("guide")  # materialise the autoguide parameters before the optimiser sees them
             self.gpr.guide()
         t0 = time.perf_counter()
-        infer.fit(self, (self.X, self.y), epochs=steps, batch_size=len(self.X), lr=lr, seed=seed, progress=progress)
+        infer.fit(self, (self.Xt, self.yt), epochs=steps, batch_size=len(self.X), lr=lr, seed=seed, progress=progress)
         n = 1 if guide == "map" else num_draws
         with torch.no_grad(), pyro.settings.context(module_local_params=True):
             draws = [pyro.poutine.trace(self.gpr.guide).get_trace() for _ in range(n)]
-        site = {h: f"kernel.{h}" if h != "noise" else "noise" for h in self.hyper_names}
-        samples = {h: torch.stack([torch.as_tensor(tr.nodes[site[h]]["value"]).detach().reshape(()) for tr in draws])
-                   for h in self.hyper_names}
+        samples = {h: torch.stack([_site_value(tr, h) for tr in draws]) for h in self.hyper_names}
         return Posterior(self, samples, diagnostics={"seconds": time.perf_counter() - t0, "method": f"SVI-{guide}"})
 
     # ---- the potential and NUTS --------------------------------------------------------
@@ -207,10 +252,10 @@ class GP(infer.SVIModule):
         hp = {h: theta[..., i].exp() for i, h in enumerate(self.hyper_names)}
         noise = hp.get("noise", torch.tensor(self.noise, dtype=theta.dtype))
         n = self.X.shape[0]
-        K = kernel_matrix(self.kernel_name, self.X, self.X, hp) + \
+        K = kernel_matrix(self.kernel_name, self.Xt, self.Xt, hp) + \
             (noise + self.jitter) * torch.eye(n, dtype=theta.dtype)
         L = torch.linalg.cholesky(K)
-        a = torch.linalg.solve_triangular(L, self.y[:, None], upper=False)
+        a = torch.linalg.solve_triangular(L, self.yt[:, None], upper=False)
         logml = -0.5 * (a * a).sum() - L.diagonal().log().sum() - 0.5 * n * math.log(2 * math.pi)
         logprior = sum(self.prior(h).log_prob(hp[h]) for h in self.hyper_names) + theta.sum()
         return -(logml + logprior)
@@ -220,7 +265,7 @@ class GP(infer.SVIModule):
         params = [lognormal_params(self.prior(h)) for h in self.hyper_names]
         if any(p is None for p in params):
             return None
-        return ClosedFormPotential(self.kernel_name, self.X, self.y, self.hyper_names,
+        return ClosedFormPotential(self.kernel_name, self.Xt, self.yt, self.hyper_names,
                                    [p for p in params if p is not None], self.noise, self.jitter)
 
     def potential_fn(self) -> Callable[[Dict[str, torch.Tensor]], torch.Tensor]:
@@ -266,26 +311,29 @@ class GP(infer.SVIModule):
         hp = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1) for k, v in hypers.items()}
         noise = hp.get("noise", torch.full_like(hp["variance"], self.noise))
         n = self.X.shape[0]
-        K = kernel_matrix(self.kernel_name, self.X, self.X, hp) + \
+        X_new = self.input_transform.forward(X_new)
+        K = kernel_matrix(self.kernel_name, self.Xt, self.Xt, hp) + \
             (noise + self.jitter)[:, None, None] * torch.eye(n, dtype=torch.float64)
         L = torch.linalg.cholesky(K)                                           # (S, N, N)
-        A = torch.linalg.solve_triangular(L, kernel_matrix(self.kernel_name, self.X, X_new, hp), upper=False)
-        b = torch.linalg.solve_triangular(L, self.y.expand(L.shape[0], n)[..., None], upper=False)
+        A = torch.linalg.solve_triangular(L, kernel_matrix(self.kernel_name, self.Xt, X_new, hp), upper=False)
+        b = torch.linalg.solve_triangular(L, self.yt.expand(L.shape[0], n)[..., None], upper=False)
         return _Solved(X_new, hp, noise, (A * b).sum(-2), A)
 
     def conditional(self, X_new: torch.Tensor, hypers: Hypers, full_cov: bool = False) -> Conditional:
-        """The Gaussian conditional :math:`p(f_* \\mid x_*, D, \\theta_s)` for each setting.
+        """The Gaussian conditional :math:`p(f_* \\mid x_*, D, \\theta_s)` for each setting, on the
+        original scale of ``y`` (differentiable in ``X_new``).
 
         :param Tensor X_new: shape ``(M, d)`` or ``(M,)``.
         :param dict hypers: name -> shape ``(S,)`` (or a float).
         :returns: a :class:`Conditional`: ``(mean (S, M), var (S, M) or cov (S, M, M), noise (S,))``.
         """
         X_new, hp, noise, mean, A = self._solve(X_new, hypers)
+        out = self.output_transform
         if full_cov:
-            return Conditional(mean, kernel_matrix(self.kernel_name, X_new, X_new, hp) - A.transpose(-1, -2) @ A,
-                               noise)
-        # every kernel here is stationary: k(x, x) = variance
-        return Conditional(mean, (hp["variance"][:, None] - (A * A).sum(-2)).clamp_min(0), noise)
+            cov = kernel_matrix(self.kernel_name, X_new, X_new, hp) - A.transpose(-1, -2) @ A
+        else:                                 # every kernel here is stationary: k(x, x) = variance
+            cov = (hp["variance"][:, None] - (A * A).sum(-2)).clamp_min(0)
+        return Conditional(out.inverse_mean(mean), out.inverse_variance(cov), out.inverse_variance(noise))
 
     @torch.no_grad()
     def predict(self, X_new: torch.Tensor, hypers: Hypers, noiseless: bool = False
@@ -302,8 +350,8 @@ class GP(infer.SVIModule):
     @torch.no_grad()
     def sample_functions(self, X_new: torch.Tensor, hypers: Hypers,
                          generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """One joint draw of :math:`f_*` at ``X_new`` (``M`` points) per hyperparameter setting;
-        shape ``(S, M)``.
+        """One joint draw of :math:`f_*` at ``X_new`` (``M`` points) per hyperparameter setting, on
+        the original scale of ``y``; shape ``(S, M)``.
 
         The conditional covariance :math:`C` is factorised by pivoted Cholesky, its columns
         computed on demand, until every residual variance is below :math:`10^{-10}\\sigma_f^2`
@@ -327,4 +375,4 @@ class GP(infer.SVIModule):
                 continue
             L = robust_factor(kernel_matrix(self.kernel_name, X_new, X_new, hs) - As.T @ As, var)
             draws.append(mean[s] + L @ torch.randn(M, generator=generator, dtype=torch.float64))
-        return torch.stack(draws)
+        return self.output_transform.inverse_mean(torch.stack(draws))

@@ -1,19 +1,21 @@
 """Stationary kernels: each family's value and gradient in log hyperparameters, written once.
 
-The families are those of ``pyro.contrib.gp.kernels`` with one (isotropic) lengthscale
-:math:`\\ell`, variance :math:`\\sigma_f^2` and, for ``periodic``, period :math:`p`. With the
-scaled squared distance :math:`s = \\lVert x - x' \\rVert^2 / \\ell^2`, the kernel and its
-derivative in :math:`\\log\\ell` are
+The families are those of ``pyro.contrib.gp.kernels`` with a lengthscale :math:`\\ell` (one,
+``"lengthscale"``, or one per input dimension, ARD, ``"lengthscale_0"``, ...), variance
+:math:`\\sigma_f^2` and, for ``periodic``, period :math:`p`. With the scaled squared distance
+:math:`s = \\sum_k (x_k - x'_k)^2 / \\ell_k^2`, the stationary families are
+:math:`k = \\sigma_f^2\\kappa(s)` and define only :math:`\\kappa` and :math:`k_s = \\sigma_f^2\\kappa'(s)`:
 
-* ``rbf``: :math:`k = \\sigma_f^2 e^{-s/2}`, :math:`s\\,k`;
-* ``matern32``: :math:`k = \\sigma_f^2 (1 + r) e^{-r}` with :math:`r = \\sqrt{3s}`, :math:`\\sigma_f^2 r^2 e^{-r}`;
-* ``matern52``: :math:`k = \\sigma_f^2 (1 + r + r^2/3) e^{-r}` with :math:`r = \\sqrt{5s}`,
-  :math:`\\sigma_f^2 \\tfrac{r^2}{3}(1 + r) e^{-r}`;
-* ``exponential``: :math:`k = \\sigma_f^2 e^{-r}` with :math:`r = \\sqrt s`, :math:`r\\,k`;
-* ``periodic``: :math:`k = \\sigma_f^2 \\exp\\big(-2 \\sum_k \\sin^2(\\pi |x_k - x'_k| / p) / \\ell^2\\big)`
+* ``rbf``: :math:`k = \\sigma_f^2 e^{-s/2}`;
+* ``matern32``: :math:`k = \\sigma_f^2 (1 + r) e^{-r}` with :math:`r = \\sqrt{3s}`;
+* ``matern52``: :math:`k = \\sigma_f^2 (1 + r + r^2/3) e^{-r}` with :math:`r = \\sqrt{5s}`;
+* ``exponential`` (Matérn 1/2): :math:`k = \\sigma_f^2 e^{-r}` with :math:`r = \\sqrt s`;
+* ``periodic``: :math:`k = \\sigma_f^2 \\exp\\big(-2 \\sum_k \\sin^2(\\pi |x_k - x'_k| / p) / \\ell_k^2\\big)`
   (see :class:`Periodic`);
 
-and :math:`\\partial k / \\partial\\log\\sigma_f^2 = k` for all of them.
+the gradient in each :math:`\\log\\ell_k` is then written once (:class:`Stationary`):
+:math:`\\partial k / \\partial\\log\\ell_k = -2 k_s (x_k - x'_k)^2 / \\ell_k^2`, and
+:math:`\\partial k / \\partial\\log\\sigma_f^2 = k` for all of them.
 
 Each family is one small class whose formula is written with an :class:`ArrayOps` namespace, so
 that the same lines serve
@@ -42,7 +44,7 @@ from pyro.distributions.torch_distribution import TorchDistributionMixin
 
 __all__ = ["KERNELS", "HYPERS", "FAMILIES", "Hypers", "Kernel", "Stationary", "RBF", "Matern32", "Matern52",
            "Exponential", "Periodic", "ArrayOps", "NUMPY", "TORCH", "get_kernel", "kernel_matrix",
-           "KernelSpec", "resolve_kernel"]
+           "KernelSpec", "resolve_kernel", "lengthscale_names", "hyper_names"]
 
 #: hyperparameter name -> values: a tensor of shape ``(S,)`` (S settings) or ``()``
 Hypers = Dict[str, torch.Tensor]
@@ -104,31 +106,64 @@ class Kernel:
         raise NotImplementedError
 
 
+def lengthscale_names(d: int, ard: bool) -> Tuple[str, ...]:
+    """The lengthscale hyperparameters: ``("lengthscale",)`` (isotropic), or one per input
+    dimension, ``("lengthscale_0", ..., "lengthscale_{d-1}")`` (ARD, when ``ard`` and ``d > 1``)."""
+    return tuple(f"lengthscale_{k}" for k in range(d)) if ard and d > 1 else ("lengthscale",)
+
+
+def _lengthscales(h: Dict[str, Any], d: int) -> Tuple[List[Any], List[str]]:
+    """Per input dimension: the lengthscale and the name of the hyperparameter it comes from."""
+    if "lengthscale" in h:
+        return [h["lengthscale"]] * d, ["lengthscale"] * d
+    names = list(lengthscale_names(d, True))
+    return [h[n] for n in names], names
+
+
+def _by_name(names: List[str], terms: List[Array]) -> Grads:
+    """Terms summed by hyperparameter name (an isotropic lengthscale collects every dimension)."""
+    out: Grads = {}
+    for n, t in zip(names, terms):
+        out[n] = out[n] + t if n in out else t
+    return out
+
+
 class Stationary(Kernel):
     """:math:`k(x, x') = \\sigma_f^2 \\kappa(s)` of the scaled squared distance
-    :math:`s = \\lVert x - x' \\rVert^2 / \\ell^2`, so that
-    :math:`\\partial k / \\partial\\log\\ell = -2 s\\,\\sigma_f^2 \\kappa'(s)` and
-    :math:`\\partial k / \\partial\\log\\sigma_f^2 = k`. A family defines :meth:`profile`."""
+    :math:`s = \\sum_k D_k / \\ell_k^2`, :math:`D_k = (x_k - x'_k)^2`, with one lengthscale
+    (isotropic, ``"lengthscale"``) or one per dimension (ARD, ``"lengthscale_k"``). With
+    :math:`k_s = \\partial k / \\partial s` from the family's :meth:`profile`, the gradient is
+    written once for all families:
 
-    def pairwise(self, X1: Array, X2: Array) -> Array:
-        """Squared distances :math:`\\lVert x_i - x'_j \\rVert^2`, shape ``(N, M)``."""
-        diff = X1[:, None, :] - X2[None, :, :]
-        return (diff ** 2).sum(-1)
+    .. math::
 
-    def evaluate(self, P: Array, h: Dict[str, Any], ops: ArrayOps, grad: bool = False
+        \\frac{\\partial k}{\\partial\\log\\ell_k} = -2 k_s \\frac{D_k}{\\ell_k^2}, \\qquad
+        \\frac{\\partial k}{\\partial\\log\\sigma_f^2} = k
+
+    (an isotropic lengthscale: the sum over :math:`k`, :math:`-2 s k_s`)."""
+
+    def pairwise(self, X1: Array, X2: Array) -> List[Array]:
+        """Squared differences :math:`D_k = (x_{ik} - x'_{jk})^2` per dimension: ``d`` arrays ``(N, M)``."""
+        return [(X1[:, None, k] - X2[None, :, k]) ** 2 for k in range(X1.shape[1])]
+
+    def evaluate(self, P: List[Array], h: Dict[str, Any], ops: ArrayOps, grad: bool = False
                  ) -> Tuple[Array, Optional[Grads]]:
-        K, dK_dlog_lengthscale = self.profile(P * (1.0 / h["lengthscale"] ** 2), h["variance"], ops, grad)
-        return K, ({"lengthscale": dK_dlog_lengthscale, "variance": K} if grad else None)
+        ls, names = _lengthscales(h, len(P))
+        scaled = [D * (1.0 / ell ** 2) for D, ell in zip(P, ls)]
+        K, dK_ds = self.profile(_total(scaled), h["variance"], ops, grad)
+        if dK_ds is None:
+            return K, None
+        return K, {**_by_name(names, [-2.0 * dK_ds * t for t in scaled]), "variance": K}
 
     def profile(self, s: Array, variance: Any, ops: ArrayOps, grad: bool) -> Tuple[Array, Optional[Array]]:
-        """:math:`\\sigma_f^2\\kappa(s)` and, with ``grad``, :math:`-2s\\,\\sigma_f^2\\kappa'(s)`."""
+        """:math:`k = \\sigma_f^2\\kappa(s)` and, with ``grad``, :math:`k_s = \\sigma_f^2\\kappa'(s)`."""
         raise NotImplementedError
 
 
 class RBF(Stationary):
     """Squared exponential:
 
-    .. math:: k = \\sigma_f^2 e^{-s/2}, \\qquad \\partial k / \\partial\\log\\ell = s\\,k.
+    .. math:: k = \\sigma_f^2 e^{-s/2}, \\qquad k_s = -k/2.
     """
 
     name = "rbf"
@@ -136,13 +171,13 @@ class RBF(Stationary):
 
     def profile(self, s: Array, variance: Any, ops: ArrayOps, grad: bool) -> Tuple[Array, Optional[Array]]:
         K = variance * ops.exp(-0.5 * s)
-        return K, (K * s if grad else None)
+        return K, (-0.5 * K if grad else None)
 
 
 class Matern32(Stationary):
     """Matérn, smoothness 3/2, with :math:`r = \\sqrt{3s}`:
 
-    .. math:: k = \\sigma_f^2 (1 + r) e^{-r}, \\qquad \\partial k / \\partial\\log\\ell = \\sigma_f^2 r^2 e^{-r}.
+    .. math:: k = \\sigma_f^2 (1 + r) e^{-r}, \\qquad k_s = -\\tfrac32 \\sigma_f^2 e^{-r}.
     """
 
     name = "matern32"
@@ -151,14 +186,14 @@ class Matern32(Stationary):
     def profile(self, s: Array, variance: Any, ops: ArrayOps, grad: bool) -> Tuple[Array, Optional[Array]]:
         r = math.sqrt(3.0) * ops.sqrt(s)
         e = variance * ops.exp(-r)
-        return (1 + r) * e, (r * r * e if grad else None)
+        return (1 + r) * e, (-1.5 * e if grad else None)
 
 
 class Matern52(Stationary):
     """Matérn, smoothness 5/2, with :math:`r = \\sqrt{5s}`:
 
     .. math:: k = \\sigma_f^2 (1 + r + r^2/3) e^{-r}, \\qquad
-        \\partial k / \\partial\\log\\ell = \\sigma_f^2 \\tfrac{r^2}{3} (1 + r) e^{-r}.
+        k_s = -\\tfrac56 \\sigma_f^2 (1 + r) e^{-r}.
     """
 
     name = "matern52"
@@ -167,13 +202,15 @@ class Matern52(Stationary):
     def profile(self, s: Array, variance: Any, ops: ArrayOps, grad: bool) -> Tuple[Array, Optional[Array]]:
         r = math.sqrt(5.0) * ops.sqrt(s)
         e = variance * ops.exp(-r)
-        return (1 + r + r * r / 3) * e, ((r * r / 3) * (1 + r) * e if grad else None)
+        return (1 + r + r * r / 3) * e, (-(5.0 / 6.0) * (1 + r) * e if grad else None)
 
 
 class Exponential(Stationary):
     """Exponential (Matérn 1/2), with :math:`r = \\sqrt s`:
 
-    .. math:: k = \\sigma_f^2 e^{-r}, \\qquad \\partial k / \\partial\\log\\ell = r\\,k.
+    .. math:: k = \\sigma_f^2 e^{-r}, \\qquad k_s = -k / (2r)
+
+    (at :math:`r = 0`, where every :math:`D_k = 0`, the gradient terms are 0).
     """
 
     name = "exponential"
@@ -182,17 +219,18 @@ class Exponential(Stationary):
     def profile(self, s: Array, variance: Any, ops: ArrayOps, grad: bool) -> Tuple[Array, Optional[Array]]:
         r = ops.sqrt(s)
         K = variance * ops.exp(-r)
-        return K, (K * r if grad else None)
+        return K, (-0.5 * K / (r + 1e-150) if grad else None)
 
 
 class Periodic(Kernel):
-    """Periodic (MacKay), with :math:`u_k = \\pi |x_k - x'_k| / p` and :math:`S = \\sum_k \\sin^2 u_k`:
+    """Periodic (MacKay), with :math:`u_k = \\pi |x_k - x'_k| / p` and
+    :math:`S = \\sum_k \\sin^2 u_k / \\ell_k^2` (one lengthscale, or one per dimension):
 
     .. math::
 
-        k = \\sigma_f^2 \\exp(-2S/\\ell^2), \\qquad
-        \\frac{\\partial k}{\\partial\\log\\ell} = \\frac{4S}{\\ell^2} k, \\qquad
-        \\frac{\\partial k}{\\partial\\log p} = \\frac{2k}{\\ell^2} \\sum_k u_k \\sin 2u_k.
+        k = \\sigma_f^2 \\exp(-2S), \\qquad
+        \\frac{\\partial k}{\\partial\\log\\ell_k} = \\frac{4 \\sin^2 u_k}{\\ell_k^2} k, \\qquad
+        \\frac{\\partial k}{\\partial\\log p} = 2k \\sum_k \\frac{u_k \\sin 2u_k}{\\ell_k^2}.
     """
 
     name = "periodic"
@@ -205,14 +243,14 @@ class Periodic(Kernel):
 
     def evaluate(self, P: List[Array], h: Dict[str, Any], ops: ArrayOps, grad: bool = False
                  ) -> Tuple[Array, Optional[Grads]]:
-        ls2 = h["lengthscale"] ** 2
+        ls, names = _lengthscales(h, len(P))
         u = [(math.pi / h["period"]) * a for a in P]
-        S = _total(ops.sin(v) ** 2 for v in u)
-        K = h["variance"] * ops.exp((-2.0 / ls2) * S)
+        terms = [ops.sin(v) ** 2 * (1.0 / ell ** 2) for v, ell in zip(u, ls)]
+        K = h["variance"] * ops.exp(-2.0 * _total(terms))
         if not grad:
             return K, None
-        return K, {"lengthscale": (4.0 / ls2) * K * S, "variance": K,
-                   "period": (2.0 / ls2) * K * _total(v * ops.sin(2 * v) for v in u)}
+        return K, {**_by_name(names, [4.0 * K * t for t in terms]), "variance": K,
+                   "period": 2.0 * K * _total(v * ops.sin(2 * v) * (1.0 / ell ** 2) for v, ell in zip(u, ls))}
 
 
 #: name -> the family's formulas
@@ -221,6 +259,15 @@ FAMILIES: Dict[str, Kernel] = {cls.name: cls() for cls in (RBF, Matern32, Matern
 KERNELS: Dict[str, Type[gp.kernels.Kernel]] = {name: k.pyro_class for name, k in FAMILIES.items()}
 #: name -> the family's hyperparameters, in the order of :math:`\theta`
 HYPERS: Dict[str, Tuple[str, ...]] = {name: k.hypers for name, k in FAMILIES.items()}
+
+
+def hyper_names(kernel: str, d: int, ard: bool) -> Tuple[str, ...]:
+    """The kernel's hyperparameters on ``d`` inputs, in the order of :math:`\\theta`: its
+    :data:`HYPERS` with ``"lengthscale"`` expanded to one per dimension when ``ard`` and ``d > 1``."""
+    out: List[str] = []
+    for h in get_kernel(kernel).hypers:
+        out.extend(lengthscale_names(d, ard) if h == "lengthscale" else (h,))
+    return tuple(out)
 
 
 def get_kernel(name: str) -> Kernel:
@@ -257,7 +304,7 @@ class KernelSpec(NamedTuple):
 def resolve_kernel(kernel: Union[str, gp.kernels.Kernel], d: int) -> KernelSpec:
     """The family and instance priors of a kernel given by name or as a ``pyro.contrib.gp.kernels``
     instance (of one of the classes in :data:`KERNELS`, acting on all ``d`` input dimensions,
-    with one isotropic value or scalar prior per hyperparameter).
+    with one value (or one lengthscale per dimension) and a scalar prior per hyperparameter).
 
     :raises ValueError, TypeError: saying what is supported.
     """
@@ -282,7 +329,8 @@ def resolve_kernel(kernel: Union[str, gp.kernels.Kernel], d: int) -> KernelSpec:
             if not isinstance(prior, TorchDistributionMixin) or prior.batch_shape.numel() != 1:
                 raise ValueError(f"the prior on the kernel's {h} must be one scalar distribution, got {prior!r}")
             priors[h] = prior
-        elif getattr(kernel, h).numel() != 1:
-            raise ValueError(f"the kernel's {h} has shape {tuple(getattr(kernel, h).shape)}: only one "
-                             f"(isotropic) {h} is supported")
+        elif getattr(kernel, h).numel() not in ((1, d) if h == "lengthscale" else (1,)):
+            ard = f" or one per input dimension ({d}, ARD: pass ard=True)" if h == "lengthscale" else ""
+            raise ValueError(f"the kernel's {h} has shape {tuple(getattr(kernel, h).shape)}: one (isotropic) "
+                             f"{h}{ard} is supported")
     return KernelSpec(found, priors)

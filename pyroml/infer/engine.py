@@ -24,7 +24,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import pyro
 import pyro.infer.util
@@ -32,10 +32,11 @@ import torch
 from tqdm.auto import tqdm
 
 from pyroml._validation import check_choice, check_device, check_fraction, check_int, check_positive
-from pyroml.data.datasets import Data, as_tensors
-from pyroml.infer.elbo import elbo_per_example
+from pyroml.data.datasets import Data
+from pyroml.infer.distributed import Distributed, fabric_flags
 from pyroml.infer.module import SVIModule
 from pyroml.infer.scaling import DataScale
+from pyroml.infer.sources import _Batches, _StreamBatches, data_elbo, training_batches
 from pyroml.io.checkpoint import read_checkpoint, save
 
 __all__ = ["fit", "History"]
@@ -66,23 +67,6 @@ class History:
     def from_dict(cls, d: Optional[Dict[str, Any]]) -> History:
         """Rebuild from :meth:`to_dict` (unknown keys ignored)."""
         return cls(**{k: list(v) for k, v in (d or {}).items() if k in cls.__dataclass_fields__})
-
-
-class _Batches:
-    """Which examples each step sees: a fresh permutation per epoch from a generator seeded by
-    ``(seed, epoch)``, so that a resumed run sees the batches an uninterrupted one would."""
-
-    def __init__(self, tensors: Tuple[torch.Tensor, ...], batch_size: int, seed: int):
-        self.tensors, self.batch_size, self.seed = tensors, batch_size, seed
-        self.n = tensors[0].shape[0]
-        self.steps_per_epoch = math.ceil(self.n / batch_size)
-
-    def epoch(self, epoch: int) -> Iterator[Tuple[int, List[torch.Tensor]]]:
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        perm = torch.randperm(self.n, generator=gen).to(self.tensors[0].device)
-        for step in range(self.steps_per_epoch):
-            idx = perm[step * self.batch_size: (step + 1) * self.batch_size]
-            yield step, [t[idx] for t in self.tensors]
 
 
 def _lr_lambda(schedule: Optional[str], total_steps: int, final: float) -> Callable[[int], float]:
@@ -123,6 +107,12 @@ class _Step:
         self.params = [p for g in optimizer.param_groups for p in g["params"]]
         self.clip_norm, self.schedule = clip_norm, schedule
         self.validate = pyro.infer.util.is_validation_enabled()
+        #: the scaled loss of a batch, and its backward pass (both replaced under Fabric)
+        self.forward: Callable[..., torch.Tensor] = \
+            lambda *batch: self.loss_fn.differentiable_loss(self.model_fn, self.guide_fn, *batch)
+        self.backward: Optional[Callable[[torch.Tensor], None]] = None
+        #: check the loss before the backward pass (not under DDP: one rank stopping alone would hang the others)
+        self.loss_checked_first = True
 
     def __call__(self, batch: Sequence[torch.Tensor], scale: float, epoch: int, step: int, first: bool) -> float:
         """Take the step; :returns: the mini-batch loss (a float)."""
@@ -131,17 +121,22 @@ class _Step:
             # Pyro's argument/support checks run on the first step only: they cost a tensor
             # reduction per site per step, and the loss check below catches NaNs.
             with pyro.validation_enabled(self.validate and first):
-                loss = self.loss_fn.differentiable_loss(self.model_fn, self.guide_fn, *batch)
+                loss = self.forward(*batch)
         except ValueError as e:  # distribution validation caught NaN/inf parameters
             if "invalid values" not in str(e):
                 raise
             _diverged("a distribution parameter", "NaN/inf", epoch, step, e)
         value = float(loss.detach())
-        if not math.isfinite(value):
+        if self.loss_checked_first and not math.isfinite(value):
             _diverged("the loss", value, epoch, step)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if self.backward is None:
+            loss.backward()
+        else:
+            self.backward(loss)
         gnorm = self._grad_norm()
+        if not math.isfinite(value):
+            _diverged("the loss", value, epoch, step)
         if not math.isfinite(gnorm):  # the step is not taken: the parameters stay the last finite ones
             _diverged("the gradient norm", gnorm, epoch, step)
         self.optimizer.step()
@@ -166,13 +161,14 @@ class _Checkpoints:
     and the resume from them."""
 
     def __init__(self, path: Optional[str], module: SVIModule, optimizer: torch.optim.Optimizer,
-                 scheduler: torch.optim.lr_scheduler.LambdaLR):
+                 scheduler: torch.optim.lr_scheduler.LambdaLR, writer: bool = True):
         self.path, self.module, self.optimizer, self.scheduler = path, module, optimizer, scheduler
+        self.writer = writer  # under several processes, rank 0 alone writes
 
     def save(self, history: History, epoch: int, settings: Dict[str, Any]) -> None:
         """Write the checkpoint — never of a model with a non-finite parameter (:raises
         FloatingPointError: then, and the file on disk keeps the last good state)."""
-        if self.path is None:
+        if self.path is None or not self.writer:
             return
         bad = [name for name, p in self.module.named_parameters() if not bool(torch.isfinite(p).all())]
         if bad:
@@ -207,31 +203,27 @@ class _Checkpoints:
         return int(state["epoch"]), History.from_dict(state["history"])
 
 
-def _epoch(step_fn: _Step, batches: _Batches, epoch: int, first: bool, history: History, bar: Any) -> float:
-    """One pass over the data; records each step's loss and :returns: the epoch's mean ELBO per example."""
-    n, epoch_sum, seen = batches.n, 0.0, 0
-    for step, batch in batches.epoch(epoch):
-        b = batch[0].shape[0]
-        value = step_fn(batch, n / b, epoch, step, first=first and step == 0)
-        history.step_loss.append(value / n)
+def _epoch(step_fn: _Step, batches: Union[_Batches, _StreamBatches], epoch: int, first: bool, history: History,
+           bar: Any, dist: Optional[Distributed] = None) -> float:
+    """One pass over the data; records each step's loss and :returns: the epoch's mean ELBO per example.
+
+    Each of the ``W`` processes scales its share of a global batch of ``B`` by ``N W / B``
+    (``N / B`` in one process); their losses are averaged once per epoch."""
+    n, world, epoch_sum, seen = batches.n, batches.world, 0.0, 0
+    values: List[Tuple[float, int]] = []
+    for step, batch, b in batches.epoch(epoch):
+        value = step_fn(batch, n * world / b, epoch, step, first=first and step == 0)
+        values.append((value, b))
         epoch_sum, seen = epoch_sum + value * b / n, seen + b
         if step % 20 == 0 or step == batches.steps_per_epoch - 1:
             bar.set_postfix(epoch=epoch + 1, elbo=f"{-epoch_sum / seen:.2f}", refresh=False)
         bar.update(1)
-    return -epoch_sum / n
-
-
-def _checked_data(model: SVIModule, tensors: Tuple[torch.Tensor, ...], validation: Optional[Data],
-                  device: Optional[Union[str, torch.device]]) -> Tuple[torch.Tensor, ...]:
-    """The training tensors, checked by the model and moved to its device (after moving the
-    model to ``device`` when given); the validation data are checked too."""
-    model.check_input(*tensors, what="training data")
-    if validation is not None:
-        model.check_input(*as_tensors(validation), what="validation data")
-    if device is not None:
-        model.to(device)
-    dev = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
-    return tuple(t.to(dev) for t in tensors)
+    if dist is not None and dist.world > 1:
+        means = dist.mean([v for v, _ in values])
+        values = [(v, b) for v, (_, b) in zip(means, values)]
+        epoch_sum = sum(v * b / n for v, b in values)
+    history.step_loss.extend(v / n for v, _ in values)
+    return -epoch_sum / max(seen, 1)  # seen == N but for an iterable source that yields another count
 
 
 def _check_settings(epochs: Any, batch_size: Any, lr: Any, num_particles: Any, lr_schedule: Any,
@@ -257,6 +249,24 @@ def _check_settings(epochs: Any, batch_size: Any, lr: Any, num_particles: Any, l
             "seed": seed}
 
 
+def _distributed(accelerator: str, devices: Union[int, str], strategy: Any, precision: Any,
+                 num_nodes: int) -> Tuple[Optional[Distributed], int, int]:
+    """``(Fabric's runner or None for the plain engine, this process's rank, the world size)``."""
+    flags = fabric_flags(accelerator, devices, strategy, precision, num_nodes)
+    dist = None if flags is None else Distributed(flags)
+    return (dist, 0, 1) if dist is None else (dist, dist.rank, dist.world)
+
+
+def _progress_bar(model: SVIModule, epochs: int, start: int, steps_per_epoch: int, show: bool) -> Any:
+    """The progress bar over all steps, named by the model (its likelihood too, where it has one)."""
+    name = type(model).__name__
+    likelihood = getattr(model, "likelihood", None)
+    if isinstance(likelihood, str) and likelihood != "bernoulli":
+        name = f"{name} ({likelihood})"
+    return tqdm(total=epochs * steps_per_epoch, initial=start * steps_per_epoch, disable=not show, desc=name,
+                unit="step", mininterval=0.5, dynamic_ncols=True)
+
+
 def fit(
     model: SVIModule,
     data: Data,
@@ -274,15 +284,22 @@ def fit(
     clip_norm: Optional[float] = None,
     checkpoint: Optional[str] = None,
     resume: bool = False,
+    num_examples: Optional[int] = None,
+    num_workers: int = 0,
+    accelerator: str = "auto",
+    devices: Union[int, str] = 1,
+    strategy: Any = "auto",
+    precision: Any = "32-true",
+    num_nodes: int = 1,
 ) -> History:
     """Train ``model`` by stochastic variational inference.
 
-    :param model: an :class:`~pyroml.infer.SVIModule` (every pyroml model): ``model(*batch)``,
-        ``guide(*batch)``, ``elbo(num_particles)`` and the engine's hooks — ``init_from_data`` once
-        at the start, ``optim_groups(lr)`` for the optimiser, ``project_parameters()`` after every
-        optimiser step.
-    :param data: a :class:`~pyroml.data.Dataset` (its ``x`` of shape ``(N, ...)``), a tensor,
-        or a tuple of tensors sharing their first dimension N.
+    :param model: an :class:`~pyroml.infer.SVIModule` (every pyroml model; the engine calls its
+        hooks, see :mod:`pyroml.infer.module`).
+    :param data: in memory, a :class:`~pyroml.data.Dataset`, a tensor ``(N, ...)`` or a tuple of
+        tensors sharing N; streamed (:mod:`pyroml.data.streaming`), any map-style torch
+        ``Dataset`` (items a tensor or ``(x, y)``), an ``IterableDataset`` (with ``num_examples``)
+        or a ``DataLoader``.
     :param int epochs: passes over the data (the total, counting epochs done before a resume).
     :param int batch_size: B; ``batch_size >= N`` gives full-batch steps.
     :param float lr: Adam's base learning rate (scaled per parameter group by ``model.optim_groups``).
@@ -291,14 +308,17 @@ def fit(
     :param bool progress: show a progress bar with the running ELBO per example.
     :param validation: data whose ELBO per example is recorded after each epoch.
     :param int num_particles: particles of the ELBO estimate (vectorised).
-    :param str lr_schedule: ``None``, ``"cosine"`` or ``"exponential"`` decay to
-        ``final_lr_fraction * lr`` over all steps.
+    :param str lr_schedule: ``None``, ``"cosine"`` or ``"exponential"`` decay to ``final_lr_fraction * lr``.
     :param float clip_norm: clip the gradient norm to this value.
-    :param str checkpoint: file to save model, optimiser, RNG state and history to after
-        every epoch (atomically).
-    :param bool resume: continue from ``checkpoint`` when it exists (same trajectory as an
-        uninterrupted run).
-    :returns: the :class:`History`.
+    :param str checkpoint: file for model, optimiser, RNG state and history, after every epoch (atomic).
+    :param bool resume: continue from ``checkpoint`` when it exists (the uninterrupted trajectory).
+    :param int num_examples: N of an ``IterableDataset`` without a length (the :math:`N/B` scaling's N).
+    :param int num_workers: worker processes of the ``DataLoader`` of a streamed source.
+    :param accelerator, devices, strategy, precision, num_nodes: Lightning Fabric's flags (see
+        :mod:`pyroml.infer.distributed`): e.g. ``devices=2, strategy="ddp"`` trains in two processes
+        with ``batch_size`` the global batch (the same N/B scaling and results as one process);
+        the defaults keep the plain single-process engine, without Fabric.
+    :returns: the :class:`History` (the same on every process).
     :raises FloatingPointError: when a loss or gradient turns NaN/infinite: the step is not taken,
         the model keeps its last finite parameters, and no checkpoint is written over.
     :raises ValueError: for an argument out of range (before any work), or a resume whose
@@ -306,36 +326,41 @@ def fit(
     """
     settings = _check_settings(epochs, batch_size, lr, num_particles, lr_schedule, final_lr_fraction, clip_norm,
                                seed, device, checkpoint, resume)
-    tensors = as_tensors(data)
-    if seed is not None:  # a model built from the data here starts as if built after seeding
-        pyro.set_rng_seed(seed)
-        model.adapt_to_data(*tensors)
-        pyro.set_rng_seed(seed)
-    else:
-        model.adapt_to_data(*tensors)
-    batches = _Batches(_checked_data(model, tensors, validation, device), batch_size, 0 if seed is None else seed)
+    check_int("num_workers", num_workers, 0)
+    dist, rank, world = _distributed(accelerator, devices, strategy, precision, num_nodes)
+    batches = training_batches(model, data, validation, device if dist is None else dist.device, seed, batch_size,
+                               num_examples, num_workers, rank, world)
     optimizer = _adam(model.optim_groups(lr), lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(lr_schedule, epochs * batches.steps_per_epoch, final_lr_fraction))
-    model.init_from_data(batches.tensors[0])
-    checkpoints = _Checkpoints(checkpoint, model, optimizer, scheduler)
+    model.init_from_data(batches.init_x)
+    checkpoints = _Checkpoints(checkpoint, model, optimizer, scheduler, writer=rank == 0)
     start, history = checkpoints.restore(settings) if resume else (0, History())
     step_fn = _Step(model, optimizer, scheduler, num_particles, clip_norm, lr_schedule)
-    bar = tqdm(total=epochs * batches.steps_per_epoch, initial=start * batches.steps_per_epoch,
-               disable=not progress, desc=type(model).__name__, unit="step", mininterval=0.5, dynamic_ncols=True)
-    model.train()
+    if dist is not None:
+        dist.setup(model, step_fn)
+    bar = _progress_bar(model, epochs, start, batches.steps_per_epoch, progress and rank == 0)
     try:
-        with pyro.settings.context(module_local_params=True):
-            for epoch in range(start, epochs):
-                t0 = time.perf_counter()
-                history.train_elbo.append(_epoch(step_fn, batches, epoch, epoch == start, history, bar))
-                history.epoch_seconds.append(time.perf_counter() - t0)
-                if validation is not None:
-                    model.eval()
-                    history.val_elbo.append(elbo_per_example(model, validation, num_particles))
-                    model.train()
-                checkpoints.save(history, epoch + 1, settings)
+        _train(model, step_fn, batches, checkpoints, history, range(start, epochs), bar, validation, num_particles,
+               settings, dist)
     finally:
         bar.close()
         model.eval()
     return history
+
+
+def _train(model: SVIModule, step_fn: _Step, batches: Union[_Batches, _StreamBatches], checkpoints: _Checkpoints,
+           history: History, epochs: range, bar: Any, validation: Any, num_particles: int, settings: Dict[str, Any],
+           dist: Optional[Distributed]) -> None:
+    """The epochs: train, validate, checkpoint."""
+    model.train()
+    with pyro.settings.context(module_local_params=True):
+        for epoch in epochs:
+            t0 = time.perf_counter()
+            history.train_elbo.append(_epoch(step_fn, batches, epoch, epoch == epochs.start, history, bar, dist))
+            history.epoch_seconds.append(time.perf_counter() - t0)
+            if validation is not None:
+                model.eval()
+                history.val_elbo.append(data_elbo(model, validation, num_particles))
+                model.train()
+            checkpoints.save(history, epoch + 1, settings)

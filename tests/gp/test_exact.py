@@ -4,14 +4,14 @@ import pytest
 import torch
 from pyro.nn import PyroSample
 
-from pyroml.gp import GP, KERNELS, kernel_matrix
-from tests.gp.helpers import data, hypers_at
+from pyroml.gp import GP, KERNELS, default_priors, kernel_matrix
+from tests.gp.helpers import RAW, data, hypers_at
 
 
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 def test_predictive_equals_closed_form_conditional(kernel):
     X, y = data()
-    gp = GP(X, y, kernel=kernel, noise=1e-3)
+    gp = GP(X, y, kernel=kernel, noise=1e-3, **RAW)
     hypers = hypers_at(gp)
     h1 = {k: v.reshape(()) for k, v in hypers.items()}
     Xs = torch.linspace(-1, 1, 7, dtype=torch.float64)[:, None]
@@ -32,7 +32,7 @@ def test_kernel_instance_and_its_priors():
     gp = GP(X, y, kernel=k)
     assert gp.kernel_name == "matern52"
     assert float(gp.priors["lengthscale"].loc) == 0.5 and gp.priors["lengthscale"].loc.dtype == torch.float64
-    assert float(gp.priors["variance"].scale) == 2.0                               # the default
+    assert float(gp.priors["variance"].scale) == float(default_priors(1)["variance"].scale)    # the default
     with pytest.raises(TypeError, match="not supported"):
         GP(X, y, kernel=cgp.kernels.Linear(input_dim=1))
     with pytest.raises(ValueError, match="input_dim=1"):
@@ -43,7 +43,7 @@ def test_kernel_instance_and_its_priors():
 
 def test_function_samples_survive_repeated_inputs():
     X, y = data()
-    gp = GP(X, y, noise=1e-6)
+    gp = GP(X, y, noise=1e-6, **RAW)
     Xs = torch.cat([X[:, 0], X[:, 0], torch.linspace(-1, 1, 300, dtype=torch.float64)])
     hypers = {"lengthscale": torch.tensor([0.5, 2.0]), "variance": torch.tensor([1.0, 3.0])}
     draws = gp.sample_functions(Xs, hypers, generator=torch.Generator().manual_seed(0))
@@ -54,7 +54,7 @@ def test_function_samples_survive_repeated_inputs():
 
 def test_function_samples_have_the_conditional_moments():
     X, y = data()
-    gp = GP(X, y)
+    gp = GP(X, y, noise=1e-4, **RAW)
     S = 400
     hypers = {"lengthscale": torch.full((S,), 0.3), "variance": torch.full((S,), 1.0)}
     Xs = torch.linspace(-1, 1, 25, dtype=torch.float64)

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyroml.gp import GP
-from pyroml.studies.gp_problem import study_problem
-from tests.gp.helpers import data
+from pyroml.studies.gp_problem import study_gp, study_priors, study_problem
+from tests.gp.helpers import RAW, data
 
 
 def test_run_chain_draws_what_pyro_mcmc_draws():
@@ -19,7 +19,7 @@ def test_run_chain_draws_what_pyro_mcmc_draws():
 
     from pyroml.gp import run_chain
     X, y = data()
-    potential = GP(X, y).potential_fn()
+    potential = GP(X, y, noise=1e-4).potential_fn()
     start = {"theta": torch.tensor([-0.5, 0.3], dtype=torch.float64)}
     pyro.set_rng_seed(2)
     mcmc = MCMC(NUTS(potential_fn=potential), num_samples=15, warmup_steps=15, initial_params=start,
@@ -35,7 +35,7 @@ def test_run_chain_draws_what_pyro_mcmc_draws():
 @given(s=st.integers(2, 30), seed=st.integers(0, 1000))
 def test_mc_predictive_variance_at_least_mean_of_variances(s, seed):
     X, y = data(seed=seed % 7)
-    gp = GP(X, y)
+    gp = GP(X, y, noise=1e-4)
     g = torch.Generator().manual_seed(seed)
     hypers = {"lengthscale": 0.1 + torch.rand(s, generator=g, dtype=torch.float64),
               "variance": 0.5 + torch.rand(s, generator=g, dtype=torch.float64)}
@@ -47,7 +47,7 @@ def test_mc_predictive_variance_at_least_mean_of_variances(s, seed):
 
 def test_nuts_on_tiny_problem_returns_diagnostics():
     X, y = data(4)
-    post = GP(X, y).sample_posterior(num_samples=40, warmup_steps=40, num_chains=2, seed=1)
+    post = GP(X, y, noise=1e-4).sample_posterior(num_samples=40, warmup_steps=40, num_chains=2, seed=1)
     for h in ("lengthscale", "variance"):
         assert post.samples[h].shape == (80,) and post.chains[h].shape == (2, 40)
         d = post.diagnostics[h]
@@ -71,7 +71,7 @@ def test_nuts_with_learned_noise_and_non_lognormal_prior():
 def test_study_problem_nuts_interpolates_quickly():
     f, X, _, _, _ = study_problem()
     y = f(X).reshape(-1)
-    post = GP(X, y).sample_posterior(num_samples=100, warmup_steps=100, num_chains=2, seed=0)
+    post = study_gp(X, y).sample_posterior(num_samples=100, warmup_steps=100, num_chains=2, seed=0)
     m, v = post.predict(X)
     assert (m - y).abs().max() < 0.05 and (v < 1e-3).all()
 
@@ -80,7 +80,7 @@ def test_study_problem_nuts_interpolates_quickly():
 def test_study_problem_nuts_4x500_converges_and_interpolates():
     f, X, _, _, _ = study_problem()
     y = f(X).reshape(-1)
-    post = GP(X, y).sample_posterior(num_samples=500, warmup_steps=500, num_chains=4, seed=0)
+    post = study_gp(X, y).sample_posterior(num_samples=500, warmup_steps=500, num_chains=4, seed=0)
     for h in ("lengthscale", "variance"):
         assert post.diagnostics[h]["r_hat"] <= 1.05
     m, v = post.predict(X)
@@ -90,7 +90,8 @@ def test_study_problem_nuts_4x500_converges_and_interpolates():
 def test_svi_map_and_normal_through_the_engine_no_shared_parameters():
     X, y = data()
     pyro.clear_param_store()
-    a, b = GP(X, y), GP(X, 3 * y)
+    old = study_priors()                                          # the raw-scale priors of before issue 14
+    a, b = GP(X, y, noise=1e-4, priors=old, **RAW), GP(X, 3 * y, noise=1e-4, priors=old, **RAW)
     pa = a.fit("map", steps=150, lr=0.05)
     pb = b.fit("map", steps=150, lr=0.05)
     assert pa.samples["variance"].shape == (1,)

@@ -8,12 +8,20 @@ from pyroml.gp import GP, KERNELS
 from tests.gp.helpers import data
 
 
-@pytest.mark.parametrize("kernel,learned_noise", [(k, False) for k in sorted(KERNELS)] + [("rbf", True)])
-def test_closed_form_potential_matches_autograd(kernel, learned_noise):
-    X, y = data(d=2)
-    gp = GP(X, y, kernel=kernel, noise_prior=dist.LogNormal(-6.0, 1.0) if learned_noise else None)
-    theta = torch.tensor([-0.3, 0.2, 0.1][:len(gp.hyper_names) - learned_noise] + [-5.0] * learned_noise,
-                         dtype=torch.float64, requires_grad=True)
+@pytest.mark.parametrize("kernel,learned_noise,ard", [(k, False, a) for k in sorted(KERNELS) for a in (False, True)]
+                         + [("rbf", True, True), ("matern52", True, False)])
+def test_closed_form_potential_matches_autograd(kernel, learned_noise, ard):
+    """Value and gradient of the NumPy potential against autograd of the torch one, for every
+    kernel, isotropic and ARD (one lengthscale per dimension), with fixed and learned noise."""
+    X, y = data(d=3)
+    gp = GP(X, y, kernel=kernel, noise=None if learned_noise else 1e-4, ard=ard,
+            noise_prior=dist.LogNormal(-6.0, 1.0) if learned_noise else None)
+    H = len(gp.hyper_names)
+    assert (5 if ard else 3) + (kernel == "periodic") - (not learned_noise) == H
+    theta = torch.linspace(-0.3, 0.4, H, dtype=torch.float64)
+    if learned_noise:
+        theta[-1] = -5.0
+    theta.requires_grad_(True)
     u = gp.potential(theta)
     (g,) = torch.autograd.grad(u, theta)
     v, g2 = gp.closed_form_potential()(theta.tolist())
@@ -31,15 +39,15 @@ def test_direct_gradients_give_the_same_chain_as_autograd(monkeypatch):
     import pyroml.gp.posterior as gp_module
     X, y = data()
     before = integrator.potential_grad
-    direct = GP(X, y).sample_posterior(20, 20, num_chains=1, seed=5)
+    direct = GP(X, y, noise=1e-4).sample_posterior(20, 20, num_chains=1, seed=5)
     assert integrator.potential_grad is before
     monkeypatch.setattr(gp_module, "direct_gradients", contextlib.nullcontext)
-    plain = GP(X, y).sample_posterior(20, 20, num_chains=1, seed=5)
+    plain = GP(X, y, noise=1e-4).sample_posterior(20, 20, num_chains=1, seed=5)
     for h in direct.samples:
         assert torch.allclose(direct.samples[h], plain.samples[h], rtol=1e-10, atol=0)
 
 
 def test_potential_is_infinite_far_out():
     X, y = data()
-    v, g = GP(X, y).closed_form_potential()([40.0, 0.0])
+    v, g = GP(X, y, noise=1e-4).closed_form_potential()([40.0, 0.0])
     assert v == math.inf and g == [0.0, 0.0]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pyroml.gp import default_priors
-from pyroml.studies.gp_problem import study_priors, study_problem
+from pyroml.studies.gp_problem import NOISE, study_gp, study_priors, study_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,9 +24,12 @@ def test_study_problem_and_priors():
     f, X, bounds, x_min, f_min = study_problem()
     assert X.shape == (5, 1) and X.dtype == torch.float64 and bounds == (-1.0, 1.0)
     assert float(f(torch.tensor([[x_min]], dtype=torch.float64))) == pytest.approx(f_min, abs=1e-4)
-    library = default_priors()
-    for name, prior in study_priors().items():                        # today the library's defaults
-        assert float(prior.loc) == float(library[name].loc) and float(prior.scale) == float(library[name].scale)
+    library = default_priors(1)
+    study = {name: (float(p.loc), float(p.scale)) for name, p in study_priors().items()}
+    assert study == {"lengthscale": (-1.0, 1.0), "variance": (0.0, 2.0)}             # the study's own, raw scales
+    assert study["lengthscale"] != (float(library["lengthscale"].loc), float(library["lengthscale"].scale))
+    gp = study_gp(X, f(X).reshape(-1))
+    assert gp.hyper_names == ["lengthscale", "variance"] and gp.noise == NOISE and torch.equal(gp.Xt, gp.X)
 
 
 def test_gp_example_writes_metrics_and_figures(tmp_path):

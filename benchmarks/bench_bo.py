@@ -1,0 +1,255 @@
+"""Bayesian optimisation on standard test functions: pyroml's methods, random search, BoTorch.
+
+    python benchmarks/bench_bo.py --quick                         # 3 functions x 3 seeds, a smoke run
+    python benchmarks/bench_bo.py                                 # all functions, 10 seeds, all methods
+    python benchmarks/bench_bo.py --functions branin hartmann6 --methods ei botorch --noise 0
+    python benchmarks/bench_bo.py --summary                       # table and figures from the results so far
+
+Functions (1-6 d, with their known minima): Forrester (1), the study's function (1), Branin (2),
+six-hump camel (2), Hartmann-3 (3), Ackley (3), Levy (4), Rosenbrock (4), Styblinski-Tang (4),
+Hartmann-6 (6); each noiseless, and noisy (Gaussian noise, standard deviation 5% of the
+function's spread over the box). Budget: ``10 d`` evaluations (at least 10), from a uniform
+random initial design of ``2d + 1`` points per seed shared by every method.
+
+Methods: ``random`` (uniform random search), ``ei`` (pyroml's defaults: log-EI, Matérn 5/2 ARD,
+unit cube, standardised y, noise learned, MAP), ``ei-nl`` (the same with ``noiseless=True``;
+noiseless problems only), ``nei`` (noisy log-EI; noisy problems only), ``thompson``, ``ucb``,
+``ei-q4`` (batches of 4), and ``botorch``: BoTorch's default loop (``SingleTaskGP`` with input
+normalisation and output standardisation, ``fit_gpytorch_mll``, ``LogExpectedImprovement``,
+``optimize_acqf`` with 10 restarts and 512 raw samples), a benchmark-only reference, skipped if
+BoTorch cannot be imported (``pip install botorch``; never a pyroml dependency).
+
+Reported per function, noise level and method: the median and interquartile range of the
+log10 simple regret at the budget, :math:`\\log_{10}(f(x^+) - f^*)` with :math:`x^+` the input of
+the best observed value (floored at -8), and the median seconds per iteration. Runs are appended
+to ``results.jsonl`` in the output folder as they finish (a rerun skips the runs already there),
+so a partial run is summarised honestly; one regret-curve figure per function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import time
+from typing import Callable, Dict, List, NamedTuple
+
+import torch
+
+from pyroml import bo
+from pyroml.studies.gp_problem import study_problem
+
+Fn = Callable[[torch.Tensor], torch.Tensor]
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Problem(NamedTuple):
+    f: Fn
+    bounds: List[List[float]]
+    f_min: float
+
+
+def _hartmann(A, P, alpha) -> Fn:
+    A, P, alpha = (torch.tensor(v, dtype=torch.float64) for v in (A, P, alpha))
+    return lambda x: -(alpha * torch.exp(-(A * (x[:, None, :] - P) ** 2).sum(-1))).sum(-1)
+
+
+H3 = _hartmann([[3, 10, 30], [0.1, 10, 35], [3, 10, 30], [0.1, 10, 35]],
+               [[0.3689, 0.1170, 0.2673], [0.4699, 0.4387, 0.7470], [0.1091, 0.8732, 0.5547],
+                [0.0381, 0.5743, 0.8828]], [1.0, 1.2, 3.0, 3.2])
+H6 = _hartmann([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8],
+                [17, 8, 0.05, 10, 0.1, 14]],
+               [[0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886], [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
+                [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650], [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381]],
+               [1.0, 1.2, 3.0, 3.2])
+
+
+def _ackley(x):
+    d = x.shape[1]
+    return (-20 * torch.exp(-0.2 * torch.sqrt((x ** 2).sum(-1) / d)) - torch.exp(torch.cos(2 * math.pi * x).sum(-1) / d)
+            + 20 + math.e)
+
+
+def _levy(x):
+    w = 1 + (x - 1) / 4
+    inner = ((w[:, :-1] - 1) ** 2 * (1 + 10 * torch.sin(math.pi * w[:, :-1] + 1) ** 2)).sum(-1)
+    last = (w[:, -1] - 1) ** 2 * (1 + torch.sin(2 * math.pi * w[:, -1]) ** 2)
+    return torch.sin(math.pi * w[:, 0]) ** 2 + inner + last
+
+
+def _branin(x):
+    a, b = x[:, 0], x[:, 1]
+    return (b - 5.1 / (4 * math.pi ** 2) * a ** 2 + 5 / math.pi * a - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * \
+        torch.cos(a) + 10
+
+
+PROBLEMS: Dict[str, Problem] = {
+    "forrester": Problem(lambda x: (6 * x[:, 0] - 2) ** 2 * torch.sin(12 * x[:, 0] - 4), [[0.0], [1.0]], -6.020740),
+    "study": Problem(lambda x: study_problem().f(x)[:, 0], [[-1.0], [1.0]], -4.954402),
+    "branin": Problem(_branin, [[-5.0, 0.0], [10.0, 15.0]], 0.397887),
+    "sixhump": Problem(lambda x: (4 - 2.1 * x[:, 0] ** 2 + x[:, 0] ** 4 / 3) * x[:, 0] ** 2 + x[:, 0] * x[:, 1]
+                       + (-4 + 4 * x[:, 1] ** 2) * x[:, 1] ** 2, [[-3.0, -2.0], [3.0, 2.0]], -1.0316284535),
+    "hartmann3": Problem(H3, [[0.0] * 3, [1.0] * 3], -3.862782),
+    "ackley3": Problem(_ackley, [[-32.768] * 3, [32.768] * 3], 0.0),
+    "levy4": Problem(_levy, [[-10.0] * 4, [10.0] * 4], 0.0),
+    "rosenbrock4": Problem(lambda x: (100 * (x[:, 1:] - x[:, :-1] ** 2) ** 2 + (1 - x[:, :-1]) ** 2).sum(-1),
+                           [[-5.0] * 4, [10.0] * 4], 0.0),
+    "styblinski4": Problem(lambda x: 0.5 * (x ** 4 - 16 * x ** 2 + 5 * x).sum(-1), [[-5.0] * 4, [5.0] * 4],
+                           -39.16616570377142 * 4),
+    "hartmann6": Problem(H6, [[0.0] * 6, [1.0] * 6], -3.322368),
+}
+METHODS = ["random", "ei", "ei-nl", "nei", "thompson", "ucb", "ei-q4", "botorch"]
+
+
+def spread(p: Problem) -> float:
+    """The standard deviation of ``f`` over 2048 Sobol points of the box (sets the noise level)."""
+    b = torch.tensor(p.bounds, dtype=torch.float64)
+    return float(p.f(bo.optimize.sobol(b, 2048, seed=123)).std())
+
+
+def botorch_minimize(f: Fn, b: torch.Tensor, x0: torch.Tensor, iterations: int) -> torch.Tensor:
+    """BoTorch's default loop (benchmark-only): returns every evaluated input and value."""
+    from botorch.acquisition import LogExpectedImprovement
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms import Normalize
+    from botorch.optim import optimize_acqf
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+    X, Y = x0, f(x0)
+    for _ in range(iterations):
+        model = SingleTaskGP(X, -Y[:, None], input_transform=Normalize(X.shape[1], bounds=b))
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        acq = LogExpectedImprovement(model, best_f=float((-Y).max()))
+        x, _ = optimize_acqf(acq, b, q=1, num_restarts=10, raw_samples=512)
+        X, Y = torch.cat([X, x]), torch.cat([Y, f(x)])
+    return torch.cat([X, Y[:, None]], 1)
+
+
+def run(name: str, method: str, seed: int, noisy: bool) -> Dict:
+    """One run: the regret curve (best true value so far at each evaluation) and timings."""
+    p = PROBLEMS[name]
+    b = torch.tensor(p.bounds, dtype=torch.float64)
+    d = b.shape[1]
+    budget, n0 = max(10, 10 * d), 2 * d + 1
+    g = torch.Generator().manual_seed(1000 + seed)
+    x0 = b[0] + (b[1] - b[0]) * torch.rand(n0, d, generator=g, dtype=torch.float64)
+    sd = 0.05 * spread(p) if noisy else 0.0
+    ng = torch.Generator().manual_seed(2000 + seed)
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return p.f(x) + sd * torch.randn(x.shape[0], generator=ng, dtype=torch.float64)
+    t0 = time.perf_counter()
+    if method == "botorch":
+        XY = botorch_minimize(f, b, x0, budget - n0)
+        X, Y = XY[:, :-1], XY[:, -1]
+    elif method == "random":
+        res = bo.random_search(f, b, x0, iterations=budget - n0, seed=seed)
+        X, Y = res.X, res.Y
+    else:
+        kw = {"ei": {}, "ei-nl": {"noiseless": True}, "nei": {"method": "nei"}, "thompson": {"method": "thompson"},
+              "ucb": {"method": "ucb"}, "ei-q4": {"q": 4}}[method]
+        q = kw.get("q", 1)
+        res = bo.minimize(f, b, x0, iterations=(budget - n0) // q, seed=seed, record=False, **kw)
+        X, Y = res.X, res.Y
+    seconds = time.perf_counter() - t0
+    true = p.f(X)
+    incumbent = [int(Y[:i + 1].argmin()) for i in range(len(Y))]         # the best *observed* value's input
+    regret = [max(float(true[i]) - p.f_min, 1e-8) for i in incumbent]
+    return {"function": name, "method": method, "seed": seed, "noisy": noisy, "dim": d, "budget": budget,
+            "regret": regret, "log10_regret": math.log10(regret[-1]),
+            "seconds_per_iteration": seconds / max(len(Y) - n0, 1)}
+
+
+def _quartiles(v: List[float]) -> str:
+    q = statistics.quantiles(v, n=4) if len(v) > 1 else [v[0]] * 3
+    return f"{q[1]:.2f} [{q[0]:.2f}, {q[2]:.2f}]"
+
+
+def summary(rows: List[Dict], out: str) -> str:
+    """The markdown table (median [IQR] of log10 regret at the budget, s/iteration) and the figures."""
+    keys = sorted({(r["function"], r["noisy"]) for r in rows}, key=lambda k: (list(PROBLEMS).index(k[0]), k[1]))
+    methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
+    lines = ["| function | noise | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+    for fn, noisy in keys:
+        cells = []
+        for m in methods:
+            rs = [r for r in rows if (r["function"], r["noisy"], r["method"]) == (fn, noisy, m)]
+            cells.append("–" if not rs else f"{_quartiles([r['log10_regret'] for r in rs])} "
+                         f"({statistics.median(r['seconds_per_iteration'] for r in rs):.2f} s, n={len(rs)})")
+        lines.append(f"| {fn} | {'5%' if noisy else '0'} | " + " | ".join(cells) + " |")
+    _figures(rows, keys, methods, out)
+    return "\n".join(lines)
+
+
+def _figures(rows: List[Dict], keys, methods: List[str], out: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    for fn in dict.fromkeys(k[0] for k in keys):
+        fig = Figure(figsize=(9, 3.5))
+        axes = fig.subplots(1, 2)
+        for ax, noisy in zip(axes, (False, True)):
+            for m in methods:
+                rs = [r["regret"] for r in rows if (r["function"], r["noisy"], r["method"]) == (fn, noisy, m)]
+                if rs:
+                    curve = torch.tensor(rs).log10().median(0).values
+                    ax.plot(range(1, len(curve) + 1), curve.numpy(), label=m)
+            ax.set_title(f"{fn}, {'noisy' if noisy else 'noiseless'}")
+            ax.set_xlabel("evaluation")
+            ax.set_ylabel("median log10 simple regret")
+        axes[0].legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, f"bo_regret_{fn}.png"), dpi=80)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="forrester, branin, hartmann3; 3 seeds; random, ei")
+    p.add_argument("--functions", nargs="*", default=None, choices=list(PROBLEMS))
+    p.add_argument("--methods", nargs="*", default=None, choices=METHODS)
+    p.add_argument("--seeds", type=int, default=None, help="seeds per cell (default 10; 3 with --quick)")
+    p.add_argument("--noise", type=int, choices=[0, 1], default=None, help="only noiseless (0) or noisy (1)")
+    p.add_argument("--out", default=None, help="output folder (default benchmarks/results/bo[/quick])")
+    p.add_argument("--summary", action="store_true", help="only summarise the results so far")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    out = args.out or os.path.join(HERE, "results", "bo", *(["quick"] if args.quick else []))
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "results.jsonl")
+    rows: List[Dict] = []
+    if os.path.exists(path):
+        with open(path) as fh:
+            rows = [json.loads(line) for line in fh]
+    if not args.summary:
+        fns = args.functions or (["forrester", "branin", "hartmann3"] if args.quick else list(PROBLEMS))
+        methods = args.methods or (["random", "ei"] if args.quick else METHODS)
+        seeds = args.seeds or (3 if args.quick else 10)
+        done = {(r["function"], r["method"], r["seed"], r["noisy"]) for r in rows}
+        for noisy in ([False, True] if args.noise is None else [bool(args.noise)]):
+            for fn in fns:
+                for m in methods:
+                    if (m == "ei-nl" and noisy) or (m == "nei" and not noisy):
+                        continue
+                    for s in range(seeds):
+                        if (fn, m, s, noisy) in done:
+                            continue
+                        try:
+                            r = run(fn, m, s, noisy)
+                        except ImportError as e:
+                            print(f"skipping {m}: {e}")
+                            break
+                        rows.append(r)
+                        with open(path, "a") as fh:
+                            fh.write(json.dumps(r) + "\n")
+                        print(f"{fn:12s} {'noisy' if noisy else 'clean':5s} {m:8s} seed {s}: log10 regret "
+                              f"{r['log10_regret']:.2f}, {r['seconds_per_iteration']:.2f} s/it", flush=True)
+    table = summary(rows, out)
+    with open(os.path.join(out, "table.md"), "w") as fh:
+        fh.write(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

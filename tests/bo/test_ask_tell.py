@@ -1,0 +1,88 @@
+"""The ask/tell interface, batches, failures, acquisition objects and their maximisation."""
+
+import math
+
+import pyro.contrib.gp as cgp
+import pytest
+import torch
+
+from pyroml import bo
+from pyroml.bo.acquisition import LogExpectedImprovement, LowerConfidenceBound, NoisyLogExpectedImprovement
+from pyroml.gp import GP
+
+BOX = torch.tensor([[-2.0, 0.0], [2.0, 3.0]], dtype=torch.float64)
+
+
+def _bowl(x):
+    return ((x - torch.tensor([0.5, 1.0], dtype=torch.float64)) ** 2).sum(-1)
+
+
+def test_ask_tell_equals_minimize_for_the_same_seed():
+    res = bo.minimize(_bowl, BOX, iterations=3, seed=4, noiseless=True)
+    opt = bo.BayesOpt(BOX, seed=4, noiseless=True)
+    x0 = opt.initial_design()
+    opt.observe(x0, _bowl(x0))
+    for _ in range(3):
+        x = opt.suggest()
+        opt.observe(x, _bowl(x))
+    assert torch.equal(opt.X, res.X) and torch.equal(opt.Y, res.Y) and res.X.shape == (5 + 3, 2)
+
+
+@pytest.mark.parametrize("method", ["ei", "thompson", "lcb"])
+def test_batch_proposals_are_distinct_and_inside_the_box(method):
+    opt = bo.BayesOpt(BOX, method=method, seed=0, n_candidates=256)
+    x0 = opt.initial_design()
+    opt.observe(x0, _bowl(x0))
+    X = opt.suggest(q=4)
+    assert X.shape == (4, 2) and ((BOX[0] <= X) & (BOX[1] >= X)).all()
+    assert torch.pdist(X).min() > 1e-6 and torch.cdist(X, opt.X).min() > 1e-6
+
+
+@pytest.mark.parametrize("failure", ["raise", "nan"])
+def test_a_failing_objective_keeps_the_history(failure):
+    calls = []
+
+    def f(x):
+        calls.append(x)
+        if len(calls) == 3:
+            if failure == "raise":
+                raise RuntimeError("simulator crashed")
+            return torch.full((x.shape[0],), math.nan)
+        return _bowl(x)
+    res = bo.minimize(f, BOX, iterations=5, seed=0, n_candidates=128)
+    assert res.X.shape == (5 + 1, 2) and len(res.trace) == 1                       # design + one round kept
+    assert res.failures[0]["iteration"] == 2 and ("crashed" in res.failures[0]["error"]) == (failure == "raise")
+    assert res.y_best == float(res.Y.min())
+
+
+def test_bad_inputs_are_refused_before_any_work():
+    with pytest.raises(ValueError, match="strictly below"):
+        bo.BayesOpt([[0.0, 1.0], [1.0, 1.0]])
+    opt = bo.BayesOpt(BOX)
+    with pytest.raises(ValueError, match="outside the bounds"):
+        opt.observe(torch.tensor([[3.0, 1.0]]), torch.tensor([1.0]))
+    with pytest.raises(ValueError, match="finite"):
+        opt.observe(torch.tensor([[0.0, 1.0]]), torch.tensor([math.nan]))
+    assert opt.X.shape == (0, 2)                                                   # nothing added
+    with pytest.raises(ValueError, match="input_dim=2"):
+        bo.BayesOpt(BOX, kernel=cgp.kernels.Matern52(input_dim=3))
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        bo.minimize(_bowl, BOX, kernel="cosine")
+
+
+def test_acquisitions_are_differentiable_and_maximised_over_the_box():
+    X = bo.BayesOpt(BOX, seed=1).initial_design(8)
+    gp = GP(X, _bowl(X), kernel="matern52", bounds=BOX)
+    hypers = gp.map_estimate().samples
+    for acq in (LogExpectedImprovement(gp, hypers, float(_bowl(X).min())), NoisyLogExpectedImprovement(gp, hypers),
+                LowerConfidenceBound(gp, hypers, 2.0)):
+        Z = X[:3, None, :].clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(acq(Z).sum(), Z)
+        assert torch.isfinite(g).all()
+        found = bo.maximize(acq, BOX, raw_samples=128, restarts=4, seed=0)
+        grid = bo.optimize.sobol(BOX, 512, seed=3)
+        with torch.no_grad():
+            assert found.value >= float(acq(grid[:, None, :]).max()) - 1e-6
+        assert ((found.x >= BOX[0]) & (found.x <= BOX[1])).all()
+    with pytest.raises(ValueError, match=r"\(b, 1, d\)"):
+        LowerConfidenceBound(gp, hypers)(X[None])
