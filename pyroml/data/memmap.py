@@ -1,4 +1,4 @@
-"""Out-of-core examples: a ``.npy`` file read lazily through a memory map, and its writer.
+"""Out-of-core examples: a ``.npy`` file read lazily, and its writer.
 
 :func:`write_memmap` writes any source of examples — a :class:`~pyroml.data.Dataset`, a tensor,
 a map-style torch dataset, or any iterable of items — to a ``.npy`` file of shape
@@ -8,10 +8,10 @@ to ``<name>.labels.npy`` beside it. :class:`MemmapDataset` reads such a file laz
 or a batch touches only its own rows, so a training set larger than the memory trains
 (``pyroml.fit(model, pyroml.data.MemmapDataset("train.npy"))``).
 
-Mapped pages that were read count towards a process's resident memory until the kernel
-reclaims them; the dataset releases them (it closes its map and maps the file again: the file stays in the
-page cache) after every :data:`RELEASE_BYTES` read, so the resident memory stays far below
-the file's size. ``uint8`` files are read as ``x / 255`` (four times smaller than float32,
+Rows are read with ``os.pread`` (one call per row of a batch, in sorted order), not through a
+memory map: mapped pages that were read count towards a process's resident memory until the
+kernel reclaims them, while pages read this way stay in the page cache only, so the resident
+memory stays far below the file's size. ``uint8`` files are read as ``x / 255`` (four times smaller than float32,
 exact for 8-bit images).
 """
 
@@ -28,10 +28,7 @@ import torch
 from pyroml.data.datasets import Dataset
 from pyroml.data.streaming import check_item
 
-__all__ = ["MemmapDataset", "write_memmap", "labels_path", "RELEASE_BYTES"]
-
-#: bytes read from a map between two releases of its resident pages
-RELEASE_BYTES = 64 * 2**20
+__all__ = ["MemmapDataset", "write_memmap", "labels_path"]
 
 
 def labels_path(path: Union[str, os.PathLike]) -> str:
@@ -69,14 +66,21 @@ class MemmapDataset(torch.utils.data.Dataset):
             if y.shape[:1] != self.shape[:1]:
                 raise ValueError(f"{len(y)} labels for the {self.shape[0]} examples of {self.path}")
             self.labels = torch.as_tensor(y)
-        self._x: Optional[np.ndarray] = None
-        self._read = 0
+        self._fd: Optional[int] = None
+        self._offset = 0
 
     def _open(self) -> np.ndarray:
         return np.load(self.path, mmap_mode="r")
 
-    def __getstate__(self) -> dict:  # the map is opened again in each worker process
-        return {**self.__dict__, "_x": None, "_read": 0}
+    def _header(self) -> int:
+        """The byte offset of the first row (after the ``.npy`` header)."""
+        m = self._open()
+        offset = int(m.offset) if isinstance(m, np.memmap) else 0
+        del m
+        return offset
+
+    def __getstate__(self) -> dict:  # the file is opened again in each worker process
+        return {**self.__dict__, "_fd": None}
 
     @property
     def event_shape(self) -> Tuple[int, ...]:
@@ -87,20 +91,28 @@ class MemmapDataset(torch.utils.data.Dataset):
         return self.shape[0]
 
     def _rows(self, index: Any) -> torch.Tensor:
-        if self._x is None:
-            self._x = self._open()
-        a = np.array(self._x[index])  # a copy: the map's pages are not kept by the tensor
-        self._read += a.nbytes
-        if self._read >= RELEASE_BYTES:
-            self.release()
-        t = torch.from_numpy(a)
-        return t.to(torch.float32).div_(255.0) if t.dtype == torch.uint8 else t.to(torch.float32)
+        """Rows ``index`` (an int, or sorted int64 indices) read with ``os.pread`` — no map, so the
+        pages read stay in the page cache and out of this process's resident memory."""
+        if self._fd is None:
+            self._fd, self._offset = os.open(self.path, os.O_RDONLY), self._header()
+        rows = np.atleast_1d(np.asarray(index, dtype=np.int64))
+        size = self.dtype.itemsize * int(np.prod(self.event_shape))
+        buf = b"".join(os.pread(self._fd, size, self._offset + int(i) * size) for i in rows)
+        a = np.frombuffer(buf, dtype=self.dtype).reshape((len(rows), *self.event_shape))
+        t = torch.from_numpy(a.copy())
+        t = t.to(torch.float32).div_(255.0) if t.dtype == torch.uint8 else t.to(torch.float32)
+        return t[0] if np.ndim(index) == 0 else t
 
     def release(self) -> None:
-        """Give the mapped pages read so far back (they stay in the page cache): the map is closed
-        and opened again at the next read."""
-        self._read = 0
-        self._x = None
+        """Close the file (it is opened again at the next read)."""
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = None
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
 
     def __getitem__(self, i: int) -> Any:
         if not -len(self) <= i < len(self):

@@ -2,6 +2,7 @@
 
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +10,6 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from pyroml.data import Dataset, EpochPermutation, MemmapDataset, as_stream, write_memmap
-from pyroml.data import memmap as memmap_module
 from pyroml.data.streaming import epoch_permutation
 
 
@@ -68,17 +68,19 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
     assert os.listdir(tmp_path) == ["k.npy"]
 
 
-def test_reads_are_lazy_and_pages_are_released(tmp_path, monkeypatch):
-    ds = write_memmap(torch.rand(64, 32), tmp_path / "r.npy")
-    assert ds._x is None  # nothing mapped until read
-    monkeypatch.setattr(memmap_module, "RELEASE_BYTES", 1000)
-    released = []
-    monkeypatch.setattr(MemmapDataset, "release", lambda self: released.append(self._read) or setattr(self, "_read", 0))
+def test_reads_are_lazy_and_unmapped(tmp_path):
+    x = torch.rand(64, 32)
+    ds = write_memmap(x, tmp_path / "r.npy")
+    assert ds._fd is None  # nothing opened until read
     for i in range(0, 64, 8):
-        ds.get_batch(list(range(i, i + 8)))
-    assert len(released) == 8  # every 1024-byte batch crossed the threshold
-    clone = pickle.loads(pickle.dumps(ds))  # workers reopen the map
-    assert clone._x is None and torch.equal(clone[3], ds[3])
+        assert torch.equal(ds.get_batch(list(range(i + 7, i - 1, -1))), x[i:i + 8].flip(0))
+    proc = Path(f"/proc/{os.getpid()}/maps")
+    maps = proc.read_text() if proc.exists() else ""
+    assert "r.npy" not in maps  # read by pread: no mapped pages to hold in resident memory
+    clone = pickle.loads(pickle.dumps(ds))  # workers open the file again
+    assert clone._fd is None and torch.equal(clone[3], ds[3])
+    ds.release()
+    assert ds._fd is None and torch.equal(ds[5], x[5])
 
 
 def test_memmap_errors(tmp_path):
