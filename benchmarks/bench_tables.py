@@ -175,7 +175,7 @@ def summarise_gmm(runs: List[Dict]) -> List[Dict]:
             "em_test_ll": _mean(best, "em"), "fit_test_ll": _mean(best, "svi"), "diff": _mean(best, "diff"),
             "rel_diff_pct": rel,
             "rel_range_pct": f"{min(b['rel'] for b in best):+.2f}..{max(b['rel'] for b in best):+.2f}",
-            "same_optimum": sum(abs(b["train_diff"]) < 1e-3 for b in best),
+            "same_optimum": sum(abs(b["train_diff"]) < 1e-5 for b in best),
             "best_train_diff": _mean(best, "train_diff"),
             "paired_rel_diff_pct": _mean(pairs, "rel_diff_pct"),
             "paired_within_1pct": f"{sum(abs(r['rel_diff_pct']) <= 100 * GMM_TARGET for r in pairs)}/{len(pairs)}",

@@ -19,39 +19,31 @@ class CLIError(Exception):
     """A user error: printed as one line without a traceback, exit status 2."""
 
 
+def _number(text: str, kind: Callable[[str], Any], ok: Callable[[Any], bool], rule: str) -> Any:
+    """``kind(text)`` when ``ok`` of it, else an argparse usage error saying ``rule``."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                         f"got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+    return value
+
+
 def int_at_least(low: int) -> Callable[[str], int]:
-    """An argparse ``type``: an integer ``>= low`` (argparse reports anything else as a usage error)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
-        return value
-    return parse
+    """An argparse ``type``: an integer ``>= low``."""
+    return lambda text: _number(text, int, lambda v: v >= low, f">= {low}")
 
 
 def positive_float(text: str) -> float:
     """An argparse ``type``: a finite number ``> 0``."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value > 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
+    return _number(text, float, lambda v: 0 < v < float("inf"), "a finite number > 0")
 
 
 def fraction(text: str) -> float:
     """An argparse ``type``: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
+    return _number(text, float, lambda v: 0.0 < v < 1.0, "between 0 and 1")
 
 
 def output_folder(path: Path, resume: bool = False, overwrite: bool = False) -> Path:
