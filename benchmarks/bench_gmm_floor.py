@@ -21,7 +21,7 @@ import pyro
 import torch
 import torch.nn.functional as F
 from bench_ppca_gmm import em_gmm
-from common import add_args, machine_info, mnist_for_quality, out_path, print_table, timed, write_result
+from common import MNIST_SHAPE, add_args, machine_info, mnist_for_quality, out_path, print_table, timed, write_result
 
 import pyroml
 
@@ -30,7 +30,8 @@ class SoftFloorGMM(pyroml.GMM):
     """The earlier parametrisation: ``log_var`` read as :math:`\\rho`, :math:`v = v_{\\min} +
     \\mathrm{softplus}(\\rho)`, and no projection step."""
 
-    project_parameters = None
+    def project_parameters(self) -> None:
+        """No projection: the soft floor needs none."""
 
     @property
     def variances(self) -> torch.Tensor:
@@ -43,9 +44,9 @@ def main(args):
     d = pyroml.GMM.fit_defaults
     epochs = 5 if args.quick else d["epochs"]
     pyro.set_rng_seed(args.start)
-    hard = pyroml.GMM(n_components=10, var_floor=0.01)
+    hard = pyroml.GMM(n_components=10, var_floor=0.01, event_shape=MNIST_SHAPE)
     hard.init_from_data(train.x)
-    soft = SoftFloorGMM(n_components=10, var_floor=0.01)
+    soft = SoftFloorGMM(n_components=10, var_floor=0.01, event_shape=MNIST_SHAPE)
     soft.load_state_dict(hard.state_dict())
     with torch.no_grad():                                       # the same start: rho = softplus^{-1}(v - v_min)
         soft.log_var.copy_(torch.log(torch.expm1(hard.variances - soft.var_floor)))
