@@ -35,3 +35,17 @@ def test_dequantise_stays_in_the_pixel_bin():
     assert u.min() > 0 and u.max() < 1
     assert torch.equal((u * 256).floor(), (x * 255).round())
     assert torch.equal(u, dequantise(x, seed=1))
+
+
+def test_iwae_bound_is_the_log_mean_of_the_weights_not_their_mean():
+    """L_K = log (1/K) sum_k w_k, which exceeds the mean log weight (Jensen) whenever the weights vary."""
+    from pyroml.evaluation import iwae_log_weights
+
+    m = pyroml.VAE(hidden=(16,), decoder_hidden=(16,), event_shape=(1, 8, 8))
+    x = torch.rand(6, 1, 8, 8)
+    torch.manual_seed(3)
+    logw = iwae_log_weights(m, x, 40)                                     # (K, N)
+    torch.manual_seed(3)
+    bound = iwae_bound(m, x, k=40)
+    assert torch.allclose(bound, torch.logsumexp(logw, 0) - math.log(40), atol=1e-4)
+    assert (bound > logw.mean(0) + 1e-3).all()                           # strictly above the mean log weight
