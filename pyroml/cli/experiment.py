@@ -8,6 +8,7 @@ figures as PNG. Every file is written atomically.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 from typing import Callable, Optional, Union
@@ -15,13 +16,17 @@ from typing import Callable, Optional, Union
 import pyro
 
 from pyroml import plots
-from pyroml.cli.common import data_record, fill_model_defaults, load_data, output_folder
+from pyroml.cli.common import MODEL_DEFAULT, data_record, fill_model_defaults, load_data, output_folder
 from pyroml.evaluation import Report, evaluate
 from pyroml.infer import fit
 from pyroml.io import save, write_json
 from pyroml.models import DensityModel
 
-__all__ = ["train_and_report"]
+__all__ = ["train_and_report", "MIN_STEPS"]
+
+#: optimiser steps a run with the model's default epochs takes at least (on small data sets the
+#: defaults, sized for MNIST's 60,000 images, would take only tens of steps)
+MIN_STEPS = 500
 
 
 def train_and_report(model: Union[DensityModel, Callable[[], DensityModel]], args: argparse.Namespace,
@@ -36,12 +41,15 @@ def train_and_report(model: Union[DensityModel, Callable[[], DensityModel]], arg
     pyro.set_rng_seed(args.seed)
     if not isinstance(model, DensityModel):
         model = model()
+    epochs_defaulted = args.epochs is MODEL_DEFAULT
     fill_model_defaults(args, model)
     out_dir = output_folder(Path(out or args.out or f"runs/{type(model).__name__.lower()}"),
                             resume=getattr(args, "resume", False), overwrite=getattr(args, "overwrite", False))
     if getattr(args, "overwrite", False):
         (out_dir / "checkpoint.pt").unlink(missing_ok=True)  # a fresh run, not a resume of the old one
     train, test = load_data(args)
+    if epochs_defaulted:  # the model's default epochs are sized for MNIST: small data get enough steps
+        args.epochs = max(args.epochs, math.ceil(MIN_STEPS / math.ceil(len(train) / args.batch_size)))
     t0 = time.perf_counter()
     history = fit(model, train, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                   device=args.device, progress=not args.no_progress, validation=test,

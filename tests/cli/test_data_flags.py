@@ -84,3 +84,12 @@ def test_compare_shows_the_study_columns_on_mnist_only(tiny_mnist, tmp_path):
     data = _fashion_dir(tiny_mnist)
     row = cmp.compare(str(data), str(tmp_path / "f"), dataset="fashion-mnist", **kw)["rows"][0]
     assert "study" not in (tmp_path / "f" / "table.md").read_text() and row["study_log_likelihood"] is None
+
+
+def test_default_epochs_give_small_tables_enough_steps(tmp_path):
+    np.save(tmp_path / "t.npy", np.random.default_rng(0).normal(size=(60, 4)))
+    out = tmp_path / "ppca"
+    assert main(["train", "ppca", "--data", str(tmp_path / "t.npy"), "--out", str(out), "--no-progress"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["batch_size"] == 1000 and metrics["epochs"] == 500      # 54 rows: one step an epoch
+    assert len(pyroml.load(out / "model.pt").history["step_loss"]) >= 500
