@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Tuple, Type
 
 from pyroml._validation import check_int
-from pyroml.data import PATH_KINDS, Dataset, dataset_names, from_path, load
+from pyroml.data import PATH_KINDS, Dataset, data_record, dataset_names, from_path, load
 from pyroml.io import MODELS
 from pyroml.models import DensityModel
 
 __all__ = ["CLIError", "MODEL_DEFAULT", "add_data_args", "add_common_args", "fill_model_defaults", "load_data",
-           "data_record", "output_folder", "int_at_least", "positive_float", "fraction"]
+           "run_data_record", "output_folder", "int_at_least", "positive_float", "fraction"]
 
 
 class CLIError(Exception):
@@ -123,12 +123,11 @@ def load_data(args: argparse.Namespace) -> Tuple[Dataset, Dataset]:
     return (train, test) if subset is None else (train.subset(subset, seed), test.subset(subset, seed))
 
 
-def data_record(args: argparse.Namespace, train: Dataset, test: Dataset) -> Dict[str, Any]:
-    """What a run was trained on, for its settings: the data set's name or the path, the split
-    sizes and a fingerprint of the training examples (:meth:`~pyroml.data.Dataset.fingerprint`)."""
+def run_data_record(args: argparse.Namespace, train: Dataset, test: Dataset) -> Dict[str, Any]:
+    """:func:`pyroml.data.data_record` of the data the flags name (``--data``'s resolved path, or
+    ``--dataset``)."""
     path = getattr(args, "data", None)
-    source = str(Path(path).resolve()) if path is not None else args.dataset
-    return {"source": source, "n_train": len(train), "n_test": len(test), "fingerprint": train.fingerprint()}
+    return data_record(train, test, str(Path(path).resolve()) if path is not None else args.dataset)
 
 
 def add_common_args(parser: argparse.ArgumentParser, model_cls: Optional[Type[DensityModel]] = None) -> None:

@@ -16,7 +16,7 @@ from typing import Callable, Optional, Union
 import pyro
 
 from pyroml import plots
-from pyroml.cli.common import MODEL_DEFAULT, data_record, fill_model_defaults, load_data, output_folder
+from pyroml.cli.common import MODEL_DEFAULT, fill_model_defaults, load_data, output_folder, run_data_record
 from pyroml.evaluation import Report, evaluate
 from pyroml.infer import fit
 from pyroml.io import save, write_json
@@ -62,7 +62,7 @@ def train_and_report(model: Union[DensityModel, Callable[[], DensityModel]], arg
                "lr_schedule": args.lr_schedule,
                "seed": args.seed, "train_seconds": train_seconds,
                "seconds_per_epoch": train_seconds / max(args.epochs, 1), "n_train": len(train),
-               "config": model.get_config(), "data": data_record(args, train, test)}
+               "config": model.get_config(), "data": run_data_record(args, train, test)}
     save(model, out_dir / "model.pt", history)
     plots.save_figures(plots.model_figures(model, test, report, history), out_dir)
     write_json(out_dir / "metrics.json", metrics)

@@ -13,7 +13,7 @@ Every loader returns a :class:`Dataset` whose :class:`DataSpec` is what models, 
 """
 
 from pyroml.data.arrays import from_arrays, from_dataset
-from pyroml.data.datasets import Data, Dataset, as_tensors
+from pyroml.data.datasets import Data, Dataset, as_tensors, data_record
 from pyroml.data.folders import IMAGE_EXTENSIONS, from_folder
 from pyroml.data.memmap import MemmapDataset, write_memmap
 from pyroml.data.paths import PATH_KINDS, from_path
@@ -32,7 +32,7 @@ from pyroml.data.streaming import EpochPermutation, Stream, as_stream, is_stream
 from pyroml.data.tables import from_csv
 
 __all__ = [
-    "Dataset", "DataSpec", "Data", "as_tensors",
+    "Dataset", "DataSpec", "Data", "as_tensors", "data_record",
     "load", "load_mnist", "dataset_names", "DATASETS", "DownloadError",
     "from_arrays", "from_csv", "from_folder", "from_dataset", "from_path", "PATH_KINDS",
     "data_dir", "ENV_VAR", "MNIST_FILES", "SUPPORTS", "IMAGE_EXTENSIONS",

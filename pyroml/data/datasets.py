@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 
 from pyroml.data.spec import DataSpec
 
-__all__ = ["Dataset", "Data", "as_tensors"]
+__all__ = ["Dataset", "Data", "as_tensors", "data_record"]
 
 
 @dataclass
@@ -110,6 +110,16 @@ class Dataset:
         if x.numel():
             h.update(x.reshape(-1).view(torch.uint8).numpy().data)
         return h.hexdigest()[:16]
+
+
+def data_record(train: Dataset, test: Optional[Dataset] = None, source: Optional[str] = None) -> Dict[str, Any]:
+    """What a run was trained on, as its settings record it: the source (a data set's name or a
+    path; default ``train.spec.name``), the split sizes and the training examples' fingerprint
+    (:meth:`Dataset.fingerprint`) — JSON-ready."""
+    record: Dict[str, Any] = {"source": source if source is not None else train.spec.name, "n_train": len(train)}
+    if test is not None:
+        record["n_test"] = len(test)
+    return {**record, "fingerprint": train.fingerprint()}
 
 
 #: what :func:`pyroml.fit` and :func:`pyroml.evaluate` take as data

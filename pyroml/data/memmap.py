@@ -27,6 +27,7 @@ import torch
 
 from pyroml.data.datasets import Dataset
 from pyroml.data.streaming import check_item
+from pyroml.io.atomic import atomic_write
 
 __all__ = ["MemmapDataset", "write_memmap", "labels_path"]
 
@@ -189,6 +190,32 @@ def _encode(x: np.ndarray, dtype: np.dtype, done: int) -> np.ndarray:
     return np.rint(x * 255.0).astype(np.uint8)
 
 
+def _write_rows(data: Any, path: str, n: int, np_dtype: np.dtype, chunk: int) -> Optional[np.ndarray]:
+    """The ``n`` examples of ``data`` into a new ``.npy`` at ``path``, ``chunk`` at a time;
+    :returns: their labels, or ``None``."""
+    out: Any = None
+    labels: Optional[np.ndarray] = None
+    done = 0
+    for x, y in _chunks(data, chunk):
+        if out is None:
+            out = np.lib.format.open_memmap(path, mode="w+", dtype=np_dtype, shape=(n, *x.shape[1:]))
+            labels = None if y is None else np.empty(n, dtype=np.int64)
+        if done + len(x) > n or x.shape[1:] != out.shape[1:]:
+            raise ValueError(f"the data yielded more than {n} examples, or examples of another shape than "
+                             f"{out.shape[1:]} (got {x.shape[1:]} at example {done})")
+        out[done: done + len(x)] = _encode(x, np_dtype, done)
+        if labels is not None and y is not None:
+            labels[done: done + len(x)] = y
+        done += len(x)
+        out.flush()
+        if hasattr(mmap, "MADV_DONTNEED"):  # written pages leave the resident memory
+            out._mmap.madvise(mmap.MADV_DONTNEED)
+    if out is None or done != n:
+        raise ValueError(f"the data yielded {done} examples, not {n}")
+    del out
+    return labels
+
+
 def write_memmap(data: Any, path: Union[str, os.PathLike], *, chunk: int = 4096, dtype: str = "float32",
                  num_examples: Optional[int] = None) -> MemmapDataset:
     """Write the examples of ``data`` to the ``.npy`` file ``path``, ``chunk`` examples at a time,
@@ -212,37 +239,18 @@ def write_memmap(data: Any, path: Union[str, os.PathLike], *, chunk: int = 4096,
         raise ValueError(f"dtype must be 'float32' or 'uint8', got {dtype!r}")
     n = _length(data, num_examples)
     path = os.fspath(path)
-    tmp, tmp_labels = f"{path}.tmp-{os.getpid()}", f"{labels_path(path)}.tmp-{os.getpid()}"
-    out: Any = None
-    labels: Optional[np.ndarray] = None
-    done = 0
-    try:
-        for x, y in _chunks(data, chunk):
-            if out is None:
-                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np_dtype, shape=(n, *x.shape[1:]))
-                labels = None if y is None else np.empty(n, dtype=np.int64)
-            if done + len(x) > n or x.shape[1:] != out.shape[1:]:
-                raise ValueError(f"the data yielded more than {n} examples, or examples of another shape than "
-                                 f"{out.shape[1:]} (got {x.shape[1:]} at example {done})")
-            out[done: done + len(x)] = _encode(x, np_dtype, done)
-            if labels is not None and y is not None:
-                labels[done: done + len(x)] = y
-            done += len(x)
-            out.flush()
-            if hasattr(mmap, "MADV_DONTNEED"):  # written pages leave the resident memory
-                out._mmap.madvise(mmap.MADV_DONTNEED)
-        if out is None or done != n:
-            raise ValueError(f"the data yielded {done} examples, not {n}")
-        del out
-        if labels is not None:
-            with open(tmp_labels, "wb") as f:
-                np.save(f, labels)
-            os.replace(tmp_labels, labels_path(path))
+
+    def write(tmp: str) -> None:
+        labels = _write_rows(data, tmp, n, np_dtype, chunk)
+        if labels is not None:  # the labels land before the examples they belong to
+
+            def write_labels(tmp_labels: str) -> None:
+                with open(tmp_labels, "wb") as f:
+                    np.save(f, labels)
+
+            atomic_write(labels_path(path), write_labels)
         elif os.path.exists(labels_path(path)):  # the labels of an older file of that name
             os.remove(labels_path(path))
-        os.replace(tmp, path)
-    finally:
-        for p in (tmp, tmp_labels):
-            if os.path.exists(p):
-                os.remove(p)
+
+    atomic_write(path, write)
     return MemmapDataset(path)

@@ -31,6 +31,7 @@ from pyroml._validation import check_int
 from pyroml.data.datasets import Dataset, as_tensors
 from pyroml.data.streaming import as_stream, is_stream
 from pyroml.evaluation.metrics import iwae_bound
+from pyroml.infer.elbo import elbo_sum
 from pyroml.io.atomic import write_json
 from pyroml.models.base import DensityModel
 
@@ -154,9 +155,7 @@ def evaluate(
     if seed is not None:
         pyro.set_rng_seed(seed)
     t0 = time.perf_counter()
-    loss_fn: Any = model.elbo(elbo_particles)
-    with pyro.settings.context(module_local_params=True), pyro.validation_enabled(False):
-        elbo_sum = sum(float(loss_fn.loss(model.model, model.guide, xb)) for xb in passes())
+    elbo, _ = elbo_sum(model, ([xb] for xb in passes()), elbo_particles)
     n = passes.n
     sq_mean = sq_sample = 0.0
     numel = 0
@@ -180,7 +179,7 @@ def evaluate(
     else:
         ll, method, k = None, None, None
     return Report(
-        model=type(model).__name__, n=n, elbo=-elbo_sum / n, elbo_particles=elbo_particles,
+        model=type(model).__name__, n=n, elbo=elbo / n, elbo_particles=elbo_particles,
         log_likelihood=None if ll is None else float(ll.mean()), log_likelihood_method=method, iwae_k=k,
         mse=sq_mean / numel, mse_sample=sq_sample / numel, seconds=time.perf_counter() - t0,
         latents=torch.cat(latents), labels=passes.labels,

@@ -21,7 +21,7 @@ validation on). Anything outside its scope — several particles, a guide site w
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, Sequence, Tuple
 
 import pyro
 import torch
@@ -34,7 +34,7 @@ from pyro.poutine.subsample_messenger import _Subsample
 
 from pyroml.data.datasets import Data, as_tensors
 
-__all__ = ["LeanTraceMeanField_ELBO", "elbo_per_example"]
+__all__ = ["LeanTraceMeanField_ELBO", "elbo_per_example", "elbo_sum"]
 
 
 class LeanTraceMeanField_ELBO(TraceMeanField_ELBO):
@@ -86,10 +86,20 @@ def elbo_per_example(model: Any, data: Data, num_particles: int = 1, batch_size:
     """
     tensors = as_tensors(data)
     n = tensors[0].shape[0]
+    total, _ = elbo_sum(model, ([t[i: i + batch_size] for t in tensors] for i in range(0, n, batch_size)),
+                        num_particles)
+    return total / n
+
+
+@torch.no_grad()
+def elbo_sum(model: Any, batches: Iterable[Sequence[torch.Tensor]], num_particles: int = 1) -> Tuple[float, int]:
+    """:math:`\\sum_b \\mathrm{ELBO}(\\text{batch}_b)` over ``batches`` (each the tensors ``model(*batch)``
+    takes) under ``model.elbo(num_particles)``, and the number of examples they held — the one
+    loop behind :func:`elbo_per_example`, the engine's validation ELBO and the evaluator."""
     loss_fn = model.elbo(num_particles)
-    total = 0.0
+    total, n = 0.0, 0
     with pyro.settings.context(module_local_params=True), pyro.validation_enabled(False):
-        for i in range(0, n, batch_size):
-            batch = [t[i: i + batch_size] for t in tensors]
-            total += float(loss_fn.loss(model.model, model.guide, *batch))
-    return -total / n
+        for batch in batches:
+            total -= float(loss_fn.loss(model.model, model.guide, *batch))
+            n += batch[0].shape[0]
+    return total, n

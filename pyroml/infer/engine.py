@@ -13,9 +13,10 @@ object is the model's own (``model.elbo()``: ``Trace_ELBO``, a mean-field or an 
 ELBO); gradients come from its ``differentiable_loss`` and a ``torch.optim.Adam`` over the
 model's parameter groups, so parameters never touch Pyro's global parameter store.
 
-:func:`fit` is a short loop over named pieces: :class:`_Batches` (which examples each step
-sees), :class:`_Step` (loss, gradient, divergence guard, optimiser step, projection, schedule),
-:class:`_Checkpoints` (atomic saves and the resume) and the progress bar.
+:func:`fit` is a short loop over named pieces: the batches (:mod:`pyroml.infer.sources`: which
+examples each step sees, in memory or streamed), :class:`_Step` (loss, gradient, divergence
+guard, optimiser step, projection, schedule), :class:`_Checkpoints` (atomic saves and the resume)
+and the progress bar.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ import torch
 
 from pyroml.data.datasets import as_tensors
 from pyroml.data.streaming import Stream, as_stream, epoch_permutation, is_stream
-from pyroml.infer.elbo import elbo_per_example
+from pyroml.infer.elbo import elbo_per_example, elbo_sum
 from pyroml.infer.module import SVIModule
 
 __all__ = ["INIT_EXAMPLES", "training_batches", "data_elbo"]
@@ -117,29 +117,26 @@ def training_batches(model: SVIModule, data: Any, validation: Optional[Any], dev
 
     :raises ValueError, TypeError: for data the model or the stream refuses, before any step.
     """
-    if not is_stream(data):
-        if num_examples is not None:
-            raise ValueError("num_examples is for a streamed source (an IterableDataset); tensors and "
-                             "pyroml Datasets give their own length")
-        tensors = as_tensors(data)
-        _seeded(seed, model.adapt_to_data, *tensors)
-        model.check_input(*tensors, what="training data")
-        _check_validation(model, validation)
-        if device is not None:
-            model.to(device)
-        dev = _target_device(model, None)
-        return _Batches(tuple(t.to(dev) for t in tensors), batch_size, 0 if seed is None else seed, rank, world)
-    dev = _target_device(model, device)
-    stream = as_stream(data, batch_size, num_examples=num_examples, seed=0 if seed is None else seed,
-                       num_workers=num_workers, pin_memory=dev.type == "cuda")
-    head = stream.head(INIT_EXAMPLES, 0 if seed is None else seed)
-    _seeded(seed, model.adapt_to_data, head)
-    model.check_input(head, what="training data")
+    shuffle_seed = 0 if seed is None else seed
+    stream: Optional[Stream] = None
+    if is_stream(data):
+        stream = as_stream(data, batch_size, num_examples=num_examples, seed=shuffle_seed, num_workers=num_workers,
+                           pin_memory=_target_device(model, device).type == "cuda")
+        examples: Tuple[torch.Tensor, ...] = (stream.head(INIT_EXAMPLES, shuffle_seed),)
+    elif num_examples is not None:
+        raise ValueError("num_examples is for a streamed source (an IterableDataset); tensors and "
+                         "pyroml Datasets give their own length")
+    else:
+        examples = as_tensors(data)
+    _seeded(seed, model.adapt_to_data, *examples)
+    model.check_input(*examples, what="training data")
     _check_validation(model, validation)
     if device is not None:
         model.to(device)
     dev = _target_device(model, None)
-    return _StreamBatches(stream, head.to(dev), dev, rank, world)
+    if stream is None:
+        return _Batches(tuple(t.to(dev) for t in examples), batch_size, shuffle_seed, rank, world)
+    return _StreamBatches(stream, examples[0].to(dev), dev, rank, world)
 
 
 @torch.no_grad()
@@ -149,10 +146,6 @@ def data_elbo(model: SVIModule, data: Any, num_particles: int = 1, batch_size: i
     if not is_stream(data):
         return elbo_per_example(model, data, num_particles, batch_size)
     dev = _target_device(model, None)
-    loss_fn: Any = model.elbo(num_particles)
-    total, n = 0.0, 0
-    with pyro.settings.context(module_local_params=True), pyro.validation_enabled(False):
-        for x, _ in as_stream(data, batch_size).batches(shuffle=False):
-            total += float(loss_fn.loss(model.model, model.guide, x.to(dev)))
-            n += x.shape[0]
-    return -total / max(n, 1)
+    batches = ([x.to(dev)] for x, _ in as_stream(data, batch_size).batches(shuffle=False))
+    total, n = elbo_sum(model, batches, num_particles)
+    return total / max(n, 1)

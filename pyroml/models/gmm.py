@@ -146,7 +146,7 @@ class GMM(DensityModel):
         if float(flat.min()) >= 0.0 and float(flat.max()) <= 1.0:
             return torch.full_like(self._log_floor, math.log(0.01))
         var = flat.var(0)
-        pooled = float(var.mean()) if float(var.mean()) > 0 else 1.0
+        pooled = float(var.mean()) or 1.0
         return (0.01 * torch.where(var > 0, var, pooled)).log().to(self._log_floor)
 
     @property

@@ -98,11 +98,10 @@ def _fair_log_density(model: DensityModel, u: torch.Tensor, k: int) -> Tuple[Opt
     return None, "not a density"
 
 
-def _settings(model: DensityModel, train: Dataset, quick: bool, seed: int) -> Dict[str, Any]:
+def _settings(model: DensityModel, data: Dict[str, Any], quick: bool, seed: int) -> Dict[str, Any]:
     """What a trained model in the output folder must have been trained with to be reused: the
-    training settings, the model's configuration, and the data (name, size, fingerprint)."""
+    training settings, the model's configuration, and the data (:func:`pyroml.data.data_record`)."""
     d = model.training_defaults()
-    data = {"source": train.spec.name, "n_train": len(train), "fingerprint": train.fingerprint()}
     return {"epochs": 1 if quick else d["epochs"], "batch_size": d["batch_size"], "lr": d["lr"],
             "lr_schedule": d["lr_schedule"], "seed": seed, "data": data, "config": model.get_config()}
 
@@ -123,14 +122,14 @@ class _Trained(NamedTuple):
     loaded: bool
 
 
-def _train_or_load(key: str, overrides: Dict[str, Any], folder: Path, train: Dataset, quick: bool,
+def _train_or_load(key: str, overrides: Dict[str, Any], folder: Path, train: Dataset, data: Dict[str, Any], quick: bool,
                    retrain: bool, seed: int, device: str, progress: bool) -> _Trained:
     """The model of ``folder/model.pt`` when ``folder/settings.json`` says it was trained with the
     settings asked for now; else train it (resuming ``folder/checkpoint.pt`` only under the same
     settings)."""
     pyro.set_rng_seed(seed)
     model = MODELS[key](**overrides, event_shape=train.spec.event_shape)
-    settings = json.loads(json.dumps(_settings(model, train, quick, seed)))   # tuples -> lists
+    settings = json.loads(json.dumps(_settings(model, data, quick, seed)))   # tuples -> lists
     path, settings_path = folder / "model.pt", folder / "settings.json"
     stored = _read_json(settings_path)
     same = stored is not None and {k: stored.get(k) for k in settings} == settings
@@ -238,11 +237,13 @@ def compare(data_dir: Optional[str] = None, out: Optional[str] = None, *, datase
     if quick:
         train, test, iwae_k = train.subset(2000, seed), test.subset(1000, seed), min(iwae_k, 10)
     rows, fitted, reports = [], {}, {}
+    data = pyroml_data.data_record(train)  # the training set's fingerprint, once for every row
     for name, folder, key, overrides in ENTRIES:
         if models and folder not in models:
             continue
         echo(f"== {name}")
-        trained = _train_or_load(key, overrides, out_dir / folder, train, quick, retrain, seed, device, progress)
+        trained = _train_or_load(key, overrides, out_dir / folder, train, data, quick, retrain, seed, device,
+                                 progress)
         report = evaluate(trained.model, test, iwae_k=iwae_k, seed=seed)
         echo(f"   {report}")
         rows.append(_row(name, trained, report, test, iwae_k, seed, study))
