@@ -12,7 +12,8 @@ from pyroml.io import MODELS
 from pyroml.models import DensityModel
 
 __all__ = ["CLIError", "MODEL_DEFAULT", "add_data_args", "add_common_args", "fill_model_defaults", "load_data",
-           "run_data_record", "output_folder", "int_at_least", "positive_float", "fraction"]
+           "run_data_record", "output_folder", "int_at_least", "positive_float", "fraction", "add_scale_args",
+           "scale_flags", "LOGGERS"]
 
 
 class CLIError(Exception):
@@ -160,6 +161,42 @@ def add_common_args(parser: argparse.ArgumentParser, model_cls: Optional[Type[De
     parser.add_argument("--iwae-k", type=int_at_least(0), default=100,
                         help="importance samples for the log-likelihood bound of models without an exact one")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_scale_args(parser)
+
+
+#: ``--strategy`` choices: one process, or DDP (Fabric re-runs the command for each extra process)
+STRATEGIES = ("auto", "ddp")
+#: ``--precision`` choices (Lightning Fabric's names)
+PRECISIONS = ("32-true", "64-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
+#: ``--logger`` choices
+LOGGERS = ("csv", "tensorboard")
+
+
+def _devices(text: str) -> Any:
+    return "auto" if text == "auto" else int_at_least(1)(text)
+
+
+def add_scale_args(parser: argparse.ArgumentParser) -> None:
+    """Lightning Fabric's flags (devices, precision, processes) and the metric logger."""
+    g = parser.add_argument_group("devices and processes (Lightning Fabric; the defaults keep one plain process)")
+    g.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "cuda", "gpu", "mps"),
+                   help="hardware to train on (default auto: --device's, cpu unless it says otherwise)")
+    g.add_argument("--devices", type=_devices, default=1,
+                   help="devices (GPUs, or CPU processes with --accelerator cpu) per node, or auto (default 1)")
+    g.add_argument("--strategy", default="auto", choices=STRATEGIES,
+                   help="ddp: one process per device, gradients all-reduced; --batch-size is the global batch")
+    g.add_argument("--precision", default="32-true", choices=PRECISIONS, help="numeric precision (default 32-true)")
+    g.add_argument("--num-nodes", type=int_at_least(1), default=1, help="machines taking part (default 1)")
+    parser.add_argument("--logger", default=None, choices=LOGGERS,
+                        help="also log per-step and per-epoch metrics to OUT/logs (csv, or tensorboard when installed)")
+
+
+def scale_flags(args: argparse.Namespace) -> Dict[str, Any]:
+    """``fit``'s keyword arguments for the flags of :func:`add_scale_args` (``device`` only
+    without Fabric flags: then Fabric places the model)."""
+    flags = {k: getattr(args, k) for k in ("accelerator", "devices", "strategy", "precision", "num_nodes")}
+    plain = flags == {"accelerator": "auto", "devices": 1, "strategy": "auto", "precision": "32-true", "num_nodes": 1}
+    return {"device": args.device} if plain else flags
 
 
 def fill_model_defaults(args: argparse.Namespace, model: DensityModel) -> None:

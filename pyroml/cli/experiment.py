@@ -16,9 +16,10 @@ from typing import Callable, Optional, Union
 import pyro
 
 from pyroml import plots
-from pyroml.cli.common import MODEL_DEFAULT, fill_model_defaults, load_data, output_folder, run_data_record
+from pyroml.cli.common import MODEL_DEFAULT, fill_model_defaults, load_data, output_folder, run_data_record, scale_flags
 from pyroml.evaluation import Report, evaluate
 from pyroml.infer import fit
+from pyroml.infer.distributed import process_group
 from pyroml.io import save, write_json
 from pyroml.models import DensityModel
 
@@ -52,15 +53,17 @@ def train_and_report(model: Union[DensityModel, Callable[[], DensityModel]], arg
         args.epochs = max(args.epochs, math.ceil(MIN_STEPS / math.ceil(len(train) / args.batch_size)))
     t0 = time.perf_counter()
     history = fit(model, train, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                  device=args.device, progress=not args.no_progress, validation=test,
-                  lr_schedule=args.lr_schedule, checkpoint=str(out_dir / "checkpoint.pt"),
-                  resume=getattr(args, "resume", False))
+                  progress=not args.no_progress, validation=test, lr_schedule=args.lr_schedule,
+                  checkpoint=str(out_dir / "checkpoint.pt"), resume=getattr(args, "resume", False),
+                  logger=args.logger, log_dir=str(out_dir / "logs"), **scale_flags(args))
     train_seconds = time.perf_counter() - t0
-    report = evaluate(model, test, iwae_k=args.iwae_k, seed=args.seed)
+    report = evaluate(model, test, iwae_k=args.iwae_k, seed=args.seed)  # under DDP: every rank its share
+    if process_group()[0] != 0:
+        return report  # rank 0 alone prints and writes
     print(report)
     metrics = {**report.to_dict(), "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-               "lr_schedule": args.lr_schedule,
-               "seed": args.seed, "train_seconds": train_seconds,
+               "lr_schedule": args.lr_schedule, "seed": args.seed, "train_seconds": train_seconds,
+               **{k: v for k, v in scale_flags(args).items() if k != "device"},
                "seconds_per_epoch": train_seconds / max(args.epochs, 1), "n_train": len(train),
                "config": model.get_config(), "data": run_data_record(args, train, test)}
     save(model, out_dir / "model.pt", history)

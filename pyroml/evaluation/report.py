@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pyro
 import torch
@@ -31,6 +31,7 @@ from pyroml._validation import check_int
 from pyroml.data.datasets import Dataset, as_tensors
 from pyroml.data.streaming import as_stream, is_stream
 from pyroml.evaluation.metrics import iwae_bound
+from pyroml.infer.distributed import all_gather, all_sum, process_group
 from pyroml.infer.elbo import elbo_sum
 from pyroml.io.atomic import write_json
 from pyroml.models.base import DensityModel
@@ -82,29 +83,45 @@ class Report:
                 f"MSE {self.mse:.4f} (posterior mean) / {self.mse_sample:.4f} (posterior sample)")
 
 
+def _block(n: int, rank: int, world: int) -> range:
+    """Rank ``rank``'s contiguous block of ``n`` examples (blocks in rank order tile ``range(n)``)."""
+    return range(rank * n // world, (rank + 1) * n // world)
+
+
 class _Passes:
     """The evaluation data as batches on the model's device, pass after pass (in order): slices of
-    tensors in memory, or a stream's batches; the labels of a stream are collected on the way."""
+    tensors in memory, or a stream's batches; the labels of a stream are collected on the way.
+
+    In a ``torch.distributed`` group of ``W`` processes (e.g. after a ``devices=2`` fit), each rank
+    takes its contiguous block of the examples of tensors or of a map-style dataset (an iterable
+    dataset or a loader is read whole by every rank): ``sharded`` then says so."""
 
     def __init__(self, model: DensityModel, data: Any, batch_size: int, num_examples: Optional[int],
                  num_workers: int):
         self.batch_size, self.device, self.stream = batch_size, model.device, None
         self.labels: Optional[torch.Tensor] = None
+        rank, world = process_group()
         if is_stream(data):
-            self.stream = as_stream(data, batch_size, num_examples=num_examples, num_workers=num_workers,
-                                    pin_memory=self.device.type == "cuda")
+            stream = as_stream(data, batch_size, num_examples=num_examples, num_workers=num_workers,
+                               pin_memory=self.device.type == "cuda")
+            self.n, self.sharded = stream.n, world > 1 and stream.map_style
+            if self.sharded:
+                stream = as_stream(torch.utils.data.Subset(data, _block(stream.n, rank, world)), batch_size,
+                                   num_workers=num_workers, pin_memory=self.device.type == "cuda")
+            self.stream = stream
             model.check_input(self.stream.head(batch_size), what="evaluation data")
-            self.n = self.stream.n
         else:
-            self.x = as_tensors(data)[0]
+            x = as_tensors(data)[0]
+            self.n, self.sharded = x.shape[0], world > 1
             self.labels = data.y.cpu() if isinstance(data, Dataset) and data.y is not None else None
-            model.check_input(self.x, what="evaluation data")
-            self.n = self.x.shape[0]
+            model.check_input(x, what="evaluation data")
+            block = _block(self.n, rank, world)
+            self.x = x[block.start: block.stop] if self.sharded else x
 
     def __call__(self, collect_labels: bool = False) -> Iterator[torch.Tensor]:
         if self.stream is None:
             x = self.x.to(self.device)
-            yield from (x[i: i + self.batch_size] for i in range(0, self.n, self.batch_size))
+            yield from (x[i: i + self.batch_size] for i in range(0, x.shape[0], self.batch_size))
             return
         labels: List[torch.Tensor] = []
         for xb, yb in self.stream.batches(shuffle=False):
@@ -113,6 +130,16 @@ class _Passes:
             yield xb.to(self.device, non_blocking=True)
         if collect_labels and labels:
             self.labels = torch.cat(labels)
+
+    def reduce(self, sums: List[float], latents: torch.Tensor) -> Tuple[List[float], torch.Tensor]:
+        """The ``sums`` added over the ranks and the ``latents`` (and a stream's labels) joined in
+        example order, when sharded; as they are otherwise."""
+        if not self.sharded:
+            return sums, latents
+        parts = all_gather((latents, self.labels if self.stream is not None else None))
+        if self.stream is not None and parts[0][1] is not None:
+            self.labels = torch.cat([labels for _, labels in parts])
+        return all_sum(sums, self.device), torch.cat([z for z, _ in parts])
 
 
 @torch.no_grad()
@@ -144,6 +171,9 @@ def evaluate(
     :param int num_workers: worker processes of a streamed source's ``DataLoader``.
     :returns: a :class:`Report`. A stream gives the same ELBO, MSE and latents as the same data in
         memory (same seed); its importance-weighted bound is computed per batch (same expectation).
+        Called by every process of a ``torch.distributed`` group (after ``fit(..., devices=2)``),
+        each scores its block of the data and the sums are added across the processes: every
+        rank returns the report of the whole data set (Monte Carlo draws differ from one process's).
     """
     check_int("elbo_particles", elbo_particles, 1)
     check_int("batch_size", batch_size, 1)
@@ -156,7 +186,6 @@ def evaluate(
         pyro.set_rng_seed(seed)
     t0 = time.perf_counter()
     elbo, _ = elbo_sum(model, ([xb] for xb in passes()), elbo_particles)
-    n = passes.n
     sq_mean = sq_sample = 0.0
     numel = 0
     latents = []
@@ -178,9 +207,13 @@ def evaluate(
         method, k = "iwae", int(iwae_k)
     else:
         ll, method, k = None, None, None
+    sums, z = passes.reduce([elbo, sq_mean, sq_sample, float(numel), 0.0 if ll is None else float(ll.sum())],
+                            torch.cat(latents))
+    elbo, sq_mean, sq_sample, pixels, ll_sum = sums
+    n = passes.n
     return Report(
         model=type(model).__name__, n=n, elbo=elbo / n, elbo_particles=elbo_particles,
-        log_likelihood=None if ll is None else float(ll.mean()), log_likelihood_method=method, iwae_k=k,
-        mse=sq_mean / numel, mse_sample=sq_sample / numel, seconds=time.perf_counter() - t0,
-        latents=torch.cat(latents), labels=passes.labels,
+        log_likelihood=None if ll is None else ll_sum / n, log_likelihood_method=method, iwae_k=k,
+        mse=sq_mean / pixels, mse_sample=sq_sample / pixels, seconds=time.perf_counter() - t0,
+        latents=z, labels=passes.labels,
     )

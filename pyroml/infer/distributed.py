@@ -19,13 +19,19 @@ command again), under ``torchrun``, or under a cluster scheduler's environment (
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
 from pyroml._validation import check_int
 
-__all__ = ["ELBOModule", "Distributed", "fabric_flags"]
+__all__ = ["ELBOModule", "Distributed", "fabric_flags", "DDP_SETTINGS", "process_group", "all_sum", "all_gather"]
+
+#: how ``strategy="ddp"`` is set up (``torch.nn.parallel.DistributedDataParallel``'s arguments):
+#: no buffer broadcast before each forward (the engine's buffers never change), gradients as
+#: views into the communication buckets (no copy in or out), and a static graph (every step
+#: uses every parameter, so DDP skips its search for unused ones)
+DDP_SETTINGS: Dict[str, Any] = {"forward_sync_buffers": False, "gradient_as_bucket_view": True, "static_graph": True}
 
 _PLAIN_ACCELERATORS = ("auto", "cpu")
 _PLAIN_PRECISIONS = ("32-true", "32", 32)
@@ -54,6 +60,39 @@ def fabric_flags(accelerator: str, devices: Any, strategy: Any, precision: Any, 
             "num_nodes": num_nodes}
 
 
+def process_group() -> Tuple[int, int]:
+    """``(rank, world size)`` of this process in the running ``torch.distributed`` group, ``(0, 1)``
+    without one (e.g. after :func:`~pyroml.fit` with ``devices=2``, the group is still up)."""
+    import torch.distributed as td
+
+    if td.is_available() and td.is_initialized():
+        return td.get_rank(), td.get_world_size()
+    return 0, 1
+
+
+def all_sum(values: List[float], device: torch.device) -> List[float]:
+    """The element-wise sum of ``values`` over the ranks (one all-reduce in float64); as given in one process."""
+    if process_group()[1] == 1:
+        return values
+    import torch.distributed as td
+
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    td.all_reduce(t)
+    return t.tolist()
+
+
+def all_gather(obj: Any) -> List[Any]:
+    """Every rank's ``obj`` in rank order (``[obj]`` in one process)."""
+    world = process_group()[1]
+    if world == 1:
+        return [obj]
+    import torch.distributed as td
+
+    out: List[Any] = [None] * world
+    td.all_gather_object(out, obj)
+    return out
+
+
 class ELBOModule(torch.nn.Module):
     """The model, guide and ELBO as one module: ``forward(*batch)`` is the scaled loss, so that a
     DDP wrapper all-reduces its gradients (Pyro's ``svi_lightning`` pattern)."""
@@ -73,9 +112,9 @@ class Distributed:
     def __init__(self, flags: Dict[str, Any]):
         from lightning_fabric import Fabric  # here: the plain path never imports Fabric
 
-        if flags["strategy"] == "ddp":  # no buffer broadcast each step: the engine's buffers are fixed
+        if flags["strategy"] == "ddp":
             from lightning_fabric.strategies import DDPStrategy
-            flags = {**flags, "strategy": DDPStrategy(forward_sync_buffers=False, gradient_as_bucket_view=True)}
+            flags = {**flags, "strategy": DDPStrategy(**DDP_SETTINGS)}
         self.fabric = Fabric(**flags)
         self.fabric.launch()
         self.rank, self.world = self.fabric.global_rank, self.fabric.world_size

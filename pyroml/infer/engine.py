@@ -34,7 +34,8 @@ from tqdm.auto import tqdm
 
 from pyroml._validation import check_choice, check_device, check_fraction, check_int, check_positive
 from pyroml.data.datasets import Data
-from pyroml.infer.distributed import Distributed, fabric_flags
+from pyroml.infer.distributed import Distributed, all_gather, fabric_flags
+from pyroml.infer.logs import MetricLog, make_loggers
 from pyroml.infer.module import SVIModule
 from pyroml.infer.scaling import DataScale
 from pyroml.infer.sources import _Batches, _StreamBatches, data_elbo, training_batches
@@ -162,21 +163,25 @@ class _Checkpoints:
     and the resume from them."""
 
     def __init__(self, path: Optional[str], module: SVIModule, optimizer: torch.optim.Optimizer,
-                 scheduler: torch.optim.lr_scheduler.LambdaLR, writer: bool = True):
+                 scheduler: torch.optim.lr_scheduler.LambdaLR, rank: int = 0, world: int = 1):
         self.path, self.module, self.optimizer, self.scheduler = path, module, optimizer, scheduler
-        self.writer = writer  # under several processes, rank 0 alone writes
+        self.rank, self.world = rank, world  # under several processes, rank 0 alone writes
 
     def save(self, history: History, epoch: int, settings: Dict[str, Any]) -> None:
         """Write the checkpoint — never of a model with a non-finite parameter (:raises
-        FloatingPointError: then, and the file on disk keeps the last good state)."""
-        if self.path is None or not self.writer:
+        FloatingPointError: then, on every rank, and the file on disk keeps the last good state).
+        Under several processes it holds every rank's RNG state, so that a resume continues each
+        rank's draws."""
+        if self.path is None:
             return
         bad = [name for name, p in self.module.named_parameters() if not bool(torch.isfinite(p).all())]
         if bad:
             raise FloatingPointError(f"parameters {bad[:3]} are not finite after epoch {epoch}: the checkpoint "
                                      f"{self.path} was not overwritten; lower lr or set clip_norm")
-        save(self.module, self.path, history, epoch=epoch, optimizer=self.optimizer.state_dict(),
-             scheduler=self.scheduler.state_dict(), rng=torch.get_rng_state(), settings=settings)
+        rng: Any = torch.get_rng_state() if self.world == 1 else all_gather(torch.get_rng_state())
+        if self.rank == 0:
+            save(self.module, self.path, history, epoch=epoch, optimizer=self.optimizer.state_dict(),
+                 scheduler=self.scheduler.state_dict(), rng=rng, settings=settings)
 
     def restore(self, settings: Dict[str, Any]) -> Tuple[int, History]:
         """``(epochs done, history)`` from the checkpoint, or ``(0, History())`` without one.
@@ -200,12 +205,18 @@ class _Checkpoints:
         self.module.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
+        rng = state["rng"]
+        if isinstance(rng, list):  # one state per rank (several processes)
+            if len(rng) != self.world:
+                raise ValueError(f"checkpoint {self.path} was written by {len(rng)} processes; resume it with "
+                                 f"devices x num_nodes = {len(rng)} (now {self.world})")
+            rng = rng[self.rank]
+        torch.set_rng_state(rng)
         return int(state["epoch"]), History.from_dict(state["history"])
 
 
 def _epoch(step_fn: _Step, batches: Union[_Batches, _StreamBatches], epoch: int, first: bool, history: History,
-           bar: Any, dist: Optional[Distributed] = None) -> float:
+           bar: Any, dist: Optional[Distributed] = None, log: Optional[MetricLog] = None) -> float:
     """One pass over the data; records each step's loss and :returns: the epoch's mean ELBO per example.
 
     Each of the ``W`` processes scales its share of a global batch of ``B`` by ``N W / B``
@@ -216,6 +227,8 @@ def _epoch(step_fn: _Step, batches: Union[_Batches, _StreamBatches], epoch: int,
         value = step_fn(batch, n * world / b, epoch, step, first=first and step == 0)
         values.append((value, b))
         epoch_sum, seen = epoch_sum + value * b / n, seen + b
+        if log:
+            log.step(epoch, step, value / n, step_fn.optimizer.param_groups[0]["lr"])
         if step % 20 == 0 or step == batches.steps_per_epoch - 1:
             bar.set_postfix(epoch=epoch + 1, elbo=f"{-epoch_sum / seen:.2f}", refresh=False)
         bar.update(1)
@@ -292,6 +305,8 @@ def fit(
     strategy: Any = "auto",
     precision: Any = "32-true",
     num_nodes: int = 1,
+    logger: Any = None,
+    log_dir: Optional[str] = None,
 ) -> History:
     """Train ``model`` by stochastic variational inference.
 
@@ -319,6 +334,9 @@ def fit(
         :mod:`pyroml.infer.distributed`): e.g. ``devices=2, strategy="ddp"`` trains in two processes
         with ``batch_size`` the global batch (the same N/B scaling and results as one process);
         the defaults keep the plain single-process engine, without Fabric.
+    :param logger: ``"csv"``, ``"tensorboard"``, a Lightning Fabric ``Logger`` or a list of them:
+        per-step and per-epoch metrics (:mod:`pyroml.infer.logs`), written by rank 0 into ``log_dir``
+        (default ``pyroml_logs``).
     :returns: the :class:`History` (the same on every process).
     :raises FloatingPointError: when a loss or gradient turns NaN/infinite: the step is not taken,
         the model keeps its last finite parameters, and no checkpoint is written over.
@@ -328,6 +346,7 @@ def fit(
     settings = _check_settings(epochs, batch_size, lr, num_particles, lr_schedule, final_lr_fraction, clip_norm,
                                seed, device, checkpoint, resume)
     check_int("num_workers", num_workers, 0)
+    loggers = make_loggers(logger, log_dir)
     dist, rank, world = _distributed(accelerator, devices, strategy, precision, num_nodes)
     batches = training_batches(model, data, validation, device if dist is None else dist.device, seed, batch_size,
                                num_examples, num_workers, rank, world)
@@ -335,33 +354,42 @@ def fit(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(lr_schedule, epochs * batches.steps_per_epoch, final_lr_fraction))
     model.init_from_data(batches.init_x)
-    checkpoints = _Checkpoints(checkpoint, model, optimizer, scheduler, writer=rank == 0)
+    checkpoints = _Checkpoints(checkpoint, model, optimizer, scheduler, rank, world)
+    if world > 1 and seed is not None:  # each rank its own Monte Carlo draws; parameters stay synchronised
+        pyro.set_rng_seed(seed + rank)
     start, history = checkpoints.restore(settings) if resume else (0, History())
     step_fn = _Step(model, optimizer, scheduler, num_particles, clip_norm, lr_schedule)
     if dist is not None:
         dist.setup(model, step_fn)
     bar = _progress_bar(model, epochs, start, batches.steps_per_epoch, progress and rank == 0)
+    log = MetricLog(loggers, batches.steps_per_epoch, rank)
+    log.hyperparams({**settings, "epochs": epochs, "world_size": world})
+    status = "failed"
     try:
         _train(model, step_fn, batches, checkpoints, history, range(start, epochs), bar, validation, num_particles,
-               settings, dist)
+               settings, dist, log)
+        status = "success"
     finally:
         bar.close()
+        log.close(status)
         model.eval()
     return history
 
 
 def _train(model: SVIModule, step_fn: _Step, batches: Union[_Batches, _StreamBatches], checkpoints: _Checkpoints,
            history: History, epochs: range, bar: Any, validation: Any, num_particles: int, settings: Dict[str, Any],
-           dist: Optional[Distributed]) -> None:
-    """The epochs: train, validate, checkpoint."""
+           dist: Optional[Distributed], log: MetricLog) -> None:
+    """The epochs: train, validate, checkpoint, log."""
     model.train()
     with pyro.settings.context(module_local_params=True):
         for epoch in epochs:
             t0 = time.perf_counter()
-            history.train_elbo.append(_epoch(step_fn, batches, epoch, epoch == epochs.start, history, bar, dist))
+            history.train_elbo.append(_epoch(step_fn, batches, epoch, epoch == epochs.start, history, bar, dist, log))
             history.epoch_seconds.append(time.perf_counter() - t0)
             if validation is not None:
                 model.eval()
                 history.val_elbo.append(data_elbo(model, validation, num_particles))
                 model.train()
             checkpoints.save(history, epoch + 1, settings)
+            log.epoch(epoch, history.train_elbo[-1], history.val_elbo[-1] if validation is not None else None,
+                      history.epoch_seconds[-1])

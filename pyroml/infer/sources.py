@@ -70,16 +70,23 @@ class _StreamBatches:
         self.stream, self.device, self.rank, self.world = stream, device, rank, world
         self.n, self.steps_per_epoch = stream.n, stream.steps_per_epoch
         self.init_x = init_x
-        if world > 1 and not stream.map_style:
-            raise ValueError("several processes shard a map-style dataset (or tensors); pass the dataset itself, "
-                             "not an IterableDataset or a DataLoader")
-        _check_shares(self.n, stream.batch_size, world)
+        if stream.map_style:
+            _check_shares(self.n, stream.batch_size, world)
 
     def epoch(self, epoch: int) -> Iterator[Tuple[int, List[torch.Tensor], int]]:
-        """``(step, batch, B)`` as :meth:`_Batches.epoch`."""
-        bs = self.stream.batch_size
-        for step, (x, _) in enumerate(self.stream.batches(epoch, rank=self.rank, world=self.world)):
-            b = min(bs, self.n - step * bs) if self.world > 1 else x.shape[0]
+        """``(step, batch, B)`` as :meth:`_Batches.epoch`. A map-style dataset is read in shares
+        (each process loads only its examples); an iterable dataset or a loader is read whole by
+        every process, which keeps every ``world``-th example of each batch — so it must yield the
+        same batches in every process (a deterministic order, or a seeded sampler)."""
+        bs, world = self.stream.batch_size, self.world
+        shares = world > 1 and self.stream.map_style
+        for step, (x, _) in enumerate(self.stream.batches(epoch, rank=self.rank, world=world if shares else 1)):
+            b = min(bs, self.n - step * bs) if shares else x.shape[0]
+            if world > 1 and not shares:
+                if b < world:
+                    raise ValueError(f"a batch of {b} examples from the {type(self.stream.source).__name__} "
+                                     f"cannot be shared by {world} processes; give it larger batches")
+                x = x[self.rank::world]
             yield step, [x.to(self.device, non_blocking=True)], b
 
 

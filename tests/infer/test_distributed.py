@@ -15,21 +15,65 @@ from tests.conftest import mnist_images
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_script(out, mode):
-    res = subprocess.run([sys.executable, "-m", "tests.infer.ddp_script", str(out), mode], cwd=ROOT,
+def run_script(out, mode, *extra, ok=True):
+    res = subprocess.run([sys.executable, "-m", "tests.infer.ddp_script", str(out), mode, *extra], cwd=ROOT,
                          capture_output=True, text=True, timeout=600)
+    if not ok:
+        return res
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     return torch.load(out, weights_only=False)
 
 
-def test_two_processes_give_the_parameters_of_one(tmp_path):
-    one, ddp = run_script(tmp_path / "one.pt", "one"), run_script(tmp_path / "ddp.pt", "ddp")
-    for name in ("toy", "gmm"):
-        for key, value in one[name]["state"].items():
-            assert torch.allclose(value.float(), ddp[name]["state"][key].float(), atol=1e-5), (name, key)
-        assert ddp[name]["step_loss"] == pytest.approx(one[name]["step_loss"], rel=1e-5)
-        assert len(ddp[name]["step_loss"]) == 12  # 4 global batches of 16 (16, 16, 16, 2) per epoch
-    assert (tmp_path / "ddp.pt.gmm.pt").exists()  # rank 0 wrote the checkpoint
+@pytest.fixture(scope="module")
+def one_and_ddp(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ddp")
+    return tmp, run_script(tmp / "one.pt", "one"), run_script(tmp / "ddp.pt", "ddp")
+
+
+def assert_same_run(a, b, names):
+    for name in names:
+        for key, value in a[name]["state"].items():
+            assert torch.allclose(value.float(), b[name]["state"][key].float(), atol=1e-5), (name, key)
+        assert b[name]["step_loss"] == pytest.approx(a[name]["step_loss"], rel=1e-5), name
+
+
+def test_two_processes_give_the_parameters_of_one(one_and_ddp):
+    tmp, one, ddp = one_and_ddp
+    assert_same_run(one, ddp, ("toy", "gmm"))  # (the VAE's ranks draw their own z: not the same draws)
+    assert len(ddp["toy"]["step_loss"]) == 12  # 4 global batches of 16 (16, 16, 16, 2) per epoch
+    assert (tmp / "ddp.pt.gmm.pt").exists()  # rank 0 wrote the checkpoint
+
+
+def test_streamed_loader_and_iterable_under_ddp_match_one_process(one_and_ddp):
+    """A DataLoader and an IterableDataset are read whole by each rank, which keeps its share of
+    every batch: the same parameters and losses as one process."""
+    _, one, ddp = one_and_ddp
+    assert_same_run(one, ddp, ("loader", "iterable"))
+    assert len(ddp["iterable"]["step_loss"]) == 12
+
+
+def test_evaluate_reduces_across_ranks(one_and_ddp):
+    """Each rank scores its block of the data and the sums are added: the GMM's exact report of two
+    processes is the one of one process, latents in example order."""
+    _, one, ddp = one_and_ddp
+    a, b = one["gmm"]["report"], ddp["gmm"]["report"]
+    assert b["n"] == a["n"] == 50
+    for key in ("elbo", "log_likelihood", "mse"):
+        assert b[key] == pytest.approx(a[key], rel=1e-5), key
+    assert torch.allclose(a["latents"], b["latents"], atol=1e-5)
+
+
+def test_a_killed_ddp_run_resumes_from_its_checkpoint(one_and_ddp, tmp_path):
+    """Both processes killed mid-epoch (no clean-up); the resume continues each rank's RNG stream
+    from the checkpoint and ends where the uninterrupted run ended."""
+    _, _, ddp = one_and_ddp
+    out = tmp_path / "crash.pt"
+    crashed = run_script(out, "ddp", "--crash-at", "30", ok=False)  # the VAE's 6th step: epoch 2
+    assert crashed.returncode != 0
+    state = torch.load(f"{out}.vae.pt", weights_only=False)
+    assert state["epoch"] == 1 and len(state["rng"]) == 2
+    resumed = run_script(out, "ddp", "--resume")
+    assert_same_run(ddp, resumed, ("vae", "gmm"))
 
 
 def test_plain_flags_keep_the_plain_engine():

@@ -1,0 +1,127 @@
+"""Two CPU processes (DDP over gloo, Lightning Fabric) against one, at the same global batch (issue 13).
+
+For each configuration — the ConvVAE at batch 128, the VAE at batch 1024 and the VAE at batch 128
+— both runs train the same initial model for the same epochs on the same data with the same
+seed, one torch thread per process: ``one`` is the plain single-process engine, ``ddp`` is
+``pyroml.fit(..., accelerator="cpu", devices=2, strategy="ddp")`` where ``batch_size`` is the
+*global* batch (each process takes half of every batch, so the N/B scaling, the learning rate
+and the results are those of one process). Each run is a fresh process (the DDP one starts its
+second rank itself), and the pairs are interleaved, alternating which goes first, so the ratio
+of examples per second sees the same machine. Reported: training examples per second (rank 0's
+epoch seconds, the time of the training steps only), the DDP/one ratio per pair and its median,
+the test ELBO of each run after the same epochs (``pyroml.evaluate``; under DDP sharded across
+the ranks and reduced), and the DDP communication settings used.
+
+    python benchmarks/bench_ddp.py --quick
+    python benchmarks/bench_ddp.py --data-dir ../shared/data             # 3 configs x 3 pairs x 3 epochs
+
+Prints a table and writes JSON (``--out``). Needs both cores to itself: run nothing else beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from typing import Any, Dict, List
+
+import torch
+from common import MNIST_SHAPE, add_args, machine_info, out_path, print_table, synthetic_mnist, write_result
+
+import pyroml
+
+CONFIGS = {
+    "convvae-b128": ("ConvVAE", 128),
+    "vae-b1024": ("VAE", 1024),
+    "vae-b128": ("VAE", 128),
+}
+
+
+def _model(name: str) -> pyroml.models.DensityModel:
+    torch.manual_seed(0)  # the same initial parameters in every run
+    return pyroml.ConvVAE(event_shape=MNIST_SHAPE) if name == "ConvVAE" else pyroml.VAE(event_shape=MNIST_SHAPE)
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One run (``--worker one|ddp``): train, evaluate, and rank 0 writes ``--result``."""
+    torch.set_num_threads(1)
+    model_name, batch_size = CONFIGS[args.config]
+    train, test = synthetic_mnist(args, args.train_size, args.test_size)
+    flags: Dict[str, Any] = {"accelerator": "cpu", "devices": 2, "strategy": "ddp"} if args.worker == "ddp" else {}
+    model = _model(model_name)
+    history = pyroml.fit(model, train, epochs=args.epochs, batch_size=batch_size, seed=0, progress=False, **flags)
+    report = pyroml.evaluate(model, test, iwae_k=None)
+    rank = int(os.environ.get("LOCAL_RANK", os.environ.get("RANK", "0")))
+    if rank == 0:
+        seconds = sum(history.epoch_seconds)
+        with open(args.result, "w") as f:
+            json.dump({"seconds": seconds, "examples_per_s": args.epochs * train.shape[0] / seconds,
+                       "epoch_seconds": history.epoch_seconds, "test_elbo": report.elbo,
+                       "train_elbo": history.train_elbo[-1]}, f)
+
+
+def _run(args: argparse.Namespace, config: str, mode: str, workdir: str) -> Dict[str, Any]:
+    result = os.path.join(workdir, f"{config}-{mode}.json")
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", mode, "--config", config, "--result", result,
+           "--epochs", str(args.epochs), "--train-size", str(args.train_size), "--test-size", str(args.test_size)]
+    if args.data_dir:
+        cmd += ["--data-dir", args.data_dir]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"{config} {mode} failed:\n{res.stdout[-2000:]}\n{res.stderr[-4000:]}")
+    with open(result) as f:
+        return json.load(f)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_args(p)
+    p.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    p.add_argument("--pairs", type=int, default=None, help="interleaved (one, ddp) pairs per config (default 3)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per run (default 3; --quick 1)")
+    p.add_argument("--train-size", type=int, default=None, help="training examples (default 60000; --quick 4096)")
+    p.add_argument("--test-size", type=int, default=None, help="test examples (default 10000; --quick 1000)")
+    p.add_argument("--worker", choices=("one", "ddp"), help=argparse.SUPPRESS)
+    p.add_argument("--config", choices=list(CONFIGS), help=argparse.SUPPRESS)
+    p.add_argument("--result", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    args.epochs = args.epochs or (1 if args.quick else 3)
+    args.train_size = args.train_size or (4096 if args.quick else 60000)
+    args.test_size = args.test_size or (1000 if args.quick else 10000)
+    if args.worker:
+        worker(args)
+        return
+    pairs = args.pairs or (1 if args.quick else 3)
+    rows: List[Dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for config in args.configs:
+            runs: Dict[str, List[Dict[str, Any]]] = {"one": [], "ddp": []}
+            for i in range(pairs):
+                for mode in (("one", "ddp") if i % 2 == 0 else ("ddp", "one")):
+                    runs[mode].append(_run(args, config, mode, workdir))
+                    print(f"{config} pair {i + 1} {mode}: {runs[mode][-1]['examples_per_s']:.0f} examples/s, "
+                          f"test ELBO {runs[mode][-1]['test_elbo']:.2f}", flush=True)
+            ratios = [d["examples_per_s"] / o["examples_per_s"] for o, d in zip(runs["one"], runs["ddp"])]
+            model_name, batch_size = CONFIGS[config]
+            rows.append({"config": config, "model": model_name, "global_batch": batch_size,
+                         "one_examples_per_s": statistics.median(r["examples_per_s"] for r in runs["one"]),
+                         "ddp_examples_per_s": statistics.median(r["examples_per_s"] for r in runs["ddp"]),
+                         "ratio": statistics.median(ratios), "ratios": ratios,
+                         "one_test_elbo": statistics.mean(r["test_elbo"] for r in runs["one"]),
+                         "ddp_test_elbo": statistics.mean(r["test_elbo"] for r in runs["ddp"]),
+                         "runs": runs})
+    print_table(rows, ["config", "one_examples_per_s", "ddp_examples_per_s", "ratio", "one_test_elbo",
+                       "ddp_test_elbo"])
+    from pyroml.infer.distributed import DDP_SETTINGS
+    write_result(out_path(args, "ddp"), {"machine": machine_info(1), "quick": args.quick, "epochs": args.epochs,
+                                         "train_size": args.train_size, "pairs": pairs,
+                                         "ddp_settings": DDP_SETTINGS, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
