@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from pyroml._validation import check_choice, check_device, check_fraction, check_int, check_positive
 from pyroml.data.datasets import Data
 from pyroml.infer.distributed import Distributed, all_gather, fabric_flags
+from pyroml.infer.guard import ExplosionGuard, diverged, grad_norm
 from pyroml.infer.logs import MetricLog, make_loggers
 from pyroml.infer.module import SVIModule
 from pyroml.infer.scaling import DataScale
@@ -89,20 +90,15 @@ def _adam(groups: List[Dict[str, Any]], lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(groups, lr=lr)
 
 
-def _diverged(what: str, value: Any, epoch: int, step: int, cause: Optional[Exception] = None) -> None:
-    raise FloatingPointError(
-        f"{what} became {value} at epoch {epoch + 1}, step {step + 1}: training stopped and the model "
-        f"keeps its last finite parameters; lower lr, set clip_norm, or check the data") from cause
-
-
 class _Step:
     """One optimiser step on a mini-batch: the scaled loss, its gradient, the divergence guard,
     Adam, the model's projection and the learning-rate schedule."""
 
     def __init__(self, module: SVIModule, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LambdaLR, num_particles: int,
-                 clip_norm: Optional[float], schedule: Optional[str]):
-        self.module, self.optimizer, self.scheduler = module, optimizer, scheduler
+                 clip_norm: Optional[float], schedule: Optional[str], n: int, explosion: Optional[float] = None):
+        self.module, self.optimizer, self.scheduler, self.n = module, optimizer, scheduler, n
+        self.explosion = ExplosionGuard(explosion)
         self.loss_fn: Any = module.elbo(num_particles)
         self.scaler = DataScale()
         self.model_fn, self.guide_fn = self.scaler(module.model), self.scaler(module.guide)
@@ -127,35 +123,27 @@ class _Step:
         except ValueError as e:  # distribution validation caught NaN/inf parameters
             if "invalid values" not in str(e):
                 raise
-            _diverged("a distribution parameter", "NaN/inf", epoch, step, e)
+            diverged("a distribution parameter", "NaN/inf", epoch, step, e)
         value = float(loss.detach())
-        if self.loss_checked_first and not math.isfinite(value):
-            _diverged("the loss", value, epoch, step)
+        if self.loss_checked_first:
+            if not math.isfinite(value):
+                diverged("the loss", value, epoch, step)
+            self.explosion.check(value / self.n, epoch, step)
         self.optimizer.zero_grad(set_to_none=True)
         if self.backward is None:
             loss.backward()
         else:
             self.backward(loss)
-        gnorm = self._grad_norm()
+        gnorm = grad_norm(self.params, self.clip_norm)
         if not math.isfinite(value):
-            _diverged("the loss", value, epoch, step)
+            diverged("the loss", value, epoch, step)
         if not math.isfinite(gnorm):  # the step is not taken: the parameters stay the last finite ones
-            _diverged("the gradient norm", gnorm, epoch, step)
+            diverged("the gradient norm", gnorm, epoch, step)
         self.optimizer.step()
         self.module.project_parameters()
         if self.schedule is not None:
             self.scheduler.step()
         return value
-
-    def _grad_norm(self) -> float:
-        """The gradients' total 2-norm — clipped to ``clip_norm`` when set — by one fused
-        ``foreach`` kernel: NaN or infinite when any gradient is."""
-        if self.clip_norm is not None:
-            return float(torch.nn.utils.clip_grad_norm_(self.params, self.clip_norm))
-        grads = [p.grad for p in self.params if p.grad is not None]
-        if not grads:
-            return 0.0
-        return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
 
 
 class _Checkpoints:
@@ -232,10 +220,13 @@ def _epoch(step_fn: _Step, batches: Union[_Batches, _StreamBatches], epoch: int,
         if step % 20 == 0 or step == batches.steps_per_epoch - 1:
             bar.set_postfix(epoch=epoch + 1, elbo=f"{-epoch_sum / seen:.2f}", refresh=False)
         bar.update(1)
-    if dist is not None and dist.world > 1:
+    if dist is not None and dist.world > 1:  # the loss checks on the mean over the ranks: all stop together
         means = dist.mean([v for v, _ in values])
         values = [(v, b) for v, (_, b) in zip(means, values)]
         epoch_sum = sum(v * b / n for v, b in values)
+        if not math.isfinite(epoch_sum):
+            diverged("the epoch's mean loss", epoch_sum, epoch, batches.steps_per_epoch - 1)
+        step_fn.explosion.check(epoch_sum, epoch, batches.steps_per_epoch - 1)
     history.step_loss.extend(v / n for v, _ in values)
     return -epoch_sum / max(seen, 1)  # seen == N but for an iterable source that yields another count
 
@@ -305,6 +296,7 @@ def fit(
     strategy: Any = "auto",
     precision: Any = "32-true",
     num_nodes: int = 1,
+    explosion: Optional[float] = None,
     logger: Any = None,
     log_dir: Optional[str] = None,
 ) -> History:
@@ -334,18 +326,23 @@ def fit(
         :mod:`pyroml.infer.distributed`): e.g. ``devices=2, strategy="ddp"`` trains in two processes
         with ``batch_size`` the global batch (the same N/B scaling and results as one process);
         the defaults keep the plain single-process engine, without Fabric.
+    :param float explosion: stop when the loss per example grows past ``explosion`` times the lowest
+        level it reached (e.g. ``1e3``; see :mod:`pyroml.infer.guard`); ``None``: no such check.
     :param logger: ``"csv"``, ``"tensorboard"``, a Lightning Fabric ``Logger`` or a list of them:
         per-step and per-epoch metrics (:mod:`pyroml.infer.logs`), written by rank 0 into ``log_dir``
         (default ``pyroml_logs``).
     :returns: the :class:`History` (the same on every process).
-    :raises FloatingPointError: when a loss or gradient turns NaN/infinite: the step is not taken,
-        the model keeps its last finite parameters, and no checkpoint is written over.
+    :raises FloatingPointError: when a loss or gradient turns NaN/infinite, or the loss explodes
+        (with ``explosion``): the step is not taken, the model keeps its last finite parameters,
+        and no checkpoint is written over.
     :raises ValueError: for an argument out of range (before any work), or a resume whose
         checkpoint was trained with other settings.
     """
     settings = _check_settings(epochs, batch_size, lr, num_particles, lr_schedule, final_lr_fraction, clip_norm,
                                seed, device, checkpoint, resume)
     check_int("num_workers", num_workers, 0)
+    if explosion is not None and check_positive("explosion", explosion) <= 1:
+        raise ValueError(f"explosion must be > 1 (a growth factor of the loss, e.g. 1e3), got {explosion!r}")
     loggers = make_loggers(logger, log_dir)
     dist, rank, world = _distributed(accelerator, devices, strategy, precision, num_nodes)
     batches = training_batches(model, data, validation, device if dist is None else dist.device, seed, batch_size,
@@ -358,7 +355,7 @@ def fit(
     if world > 1 and seed is not None:  # each rank its own Monte Carlo draws; parameters stay synchronised
         pyro.set_rng_seed(seed + rank)
     start, history = checkpoints.restore(settings) if resume else (0, History())
-    step_fn = _Step(model, optimizer, scheduler, num_particles, clip_norm, lr_schedule)
+    step_fn = _Step(model, optimizer, scheduler, num_particles, clip_norm, lr_schedule, batches.n, explosion)
     if dist is not None:
         dist.setup(model, step_fn)
     bar = _progress_bar(model, epochs, start, batches.steps_per_epoch, progress and rank == 0)
