@@ -1,6 +1,7 @@
 """Several processes through Lightning Fabric (issue 13, item 3): two CPU processes (gloo) give the
 parameters of one process at the same global batch and seed; Fabric's flags are checked first."""
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,28 @@ def test_bad_flags_fail_before_any_work(flags, match):
     with pytest.raises(ValueError, match=match):
         pyroml.fit(m, mnist_images(8), epochs=1, progress=False, **flags)
     assert m._event_shape is None
+
+
+@pytest.mark.parametrize("precision, dtype", [("bf16-mixed", torch.float32), ("64-true", torch.float64)])
+def test_precision_through_fabric_on_cpu(precision, dtype):
+    x = mnist_images(256)
+    model = pyroml.VAE(hidden=(16,), decoder_hidden=(16,))
+    h = pyroml.fit(model, x, epochs=2, batch_size=64, accelerator="cpu", precision=precision, progress=False)
+    assert all(v == v and abs(v) < 1e4 for v in h.step_loss)
+    assert h.train_elbo[-1] > h.train_elbo[0]
+    assert next(model.parameters()).dtype == dtype
+
+
+def test_under_torchrun(one_and_ddp, tmp_path):
+    """Launched by ``torchrun`` (its environment variables name rank and world): Fabric starts no
+    process of its own and the run is the one of one process."""
+    _, one, _ = one_and_ddp
+    out = tmp_path / "torchrun.pt"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                          str(port), "-m", "tests.infer.ddp_script", str(out), "ddp"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert_same_run(one, torch.load(out, weights_only=False), ("toy", "gmm", "loader", "iterable"))
