@@ -14,6 +14,7 @@ the ranks and reduced), and the DDP communication settings used.
 
     python benchmarks/bench_ddp.py --quick
     python benchmarks/bench_ddp.py --data-dir ../shared/data             # 3 configs x 3 pairs x 3 epochs
+    python benchmarks/bench_ddp.py --data-dir ../shared/data --configs vae-b128 --variants ddp ddp-bf16 ddp-bucket1
 
 Prints a table and writes JSON (``--out``). Needs both cores to itself: run nothing else beside it.
 """
@@ -46,12 +47,41 @@ def _model(name: str) -> pyroml.models.DensityModel:
     return pyroml.ConvVAE(event_shape=MNIST_SHAPE) if name == "ConvVAE" else pyroml.VAE(event_shape=MNIST_SHAPE)
 
 
+#: DDP variants (``--variants``): pyroml's ``strategy="ddp"`` (DDP_SETTINGS); the same with the
+#: gradients compressed to bfloat16 for the all-reduce (float16 overflows: the loss is the
+#: full-data negative ELBO, so its gradients grow with N); or with 1 MB buckets (more overlap
+#: of the all-reduce with the backward pass)
+VARIANTS = ("ddp", "ddp-bf16", "ddp-bucket1")
+
+
+def _strategy(variant: str) -> Any:
+    """``fit``'s strategy for a variant (the bf16 hook is registered on the DDP module after set-up)."""
+    if variant == "ddp-bf16":
+        from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
+
+        from pyroml.infer.distributed import Distributed
+        setup = Distributed.setup
+
+        def setup_with_hook(self: Any, model: Any, step_fn: Any) -> None:
+            setup(self, model, step_fn)
+            step_fn.forward._forward_module.register_comm_hook(None, default_hooks.bf16_compress_hook)
+
+        Distributed.setup = setup_with_hook  # type: ignore[method-assign]
+    if variant != "ddp-bucket1":
+        return "ddp"
+    from lightning_fabric.strategies import DDPStrategy
+
+    from pyroml.infer.distributed import DDP_SETTINGS
+    return DDPStrategy(**DDP_SETTINGS, bucket_cap_mb=1)
+
+
 def worker(args: argparse.Namespace) -> None:
-    """One run (``--worker one|ddp``): train, evaluate, and rank 0 writes ``--result``."""
+    """One run (``--worker one|ddp...``): train, evaluate, and rank 0 writes ``--result``."""
     torch.set_num_threads(1)
     model_name, batch_size = CONFIGS[args.config]
     train, test = synthetic_mnist(args, args.train_size, args.test_size)
-    flags: Dict[str, Any] = {"accelerator": "cpu", "devices": 2, "strategy": "ddp"} if args.worker == "ddp" else {}
+    flags: Dict[str, Any] = {} if args.worker == "one" else \
+        {"accelerator": "cpu", "devices": 2, "strategy": _strategy(args.worker)}
     model = _model(model_name)
     history = pyroml.fit(model, train, epochs=args.epochs, batch_size=batch_size, seed=0, progress=False, **flags)
     report = pyroml.evaluate(model, test, iwae_k=None)
@@ -86,7 +116,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=None, help="epochs per run (default 3; --quick 1)")
     p.add_argument("--train-size", type=int, default=None, help="training examples (default 60000; --quick 4096)")
     p.add_argument("--test-size", type=int, default=None, help="test examples (default 10000; --quick 1000)")
-    p.add_argument("--worker", choices=("one", "ddp"), help=argparse.SUPPRESS)
+    p.add_argument("--variants", nargs="+", choices=VARIANTS, default=["ddp"],
+                   help="DDP set-ups to compare with one process (default: pyroml's ddp)")
+    p.add_argument("--worker", choices=("one",) + VARIANTS, help=argparse.SUPPRESS)
     p.add_argument("--config", choices=list(CONFIGS), help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -100,22 +132,24 @@ def main() -> None:
     rows: List[Dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as workdir:
         for config in args.configs:
-            runs: Dict[str, List[Dict[str, Any]]] = {"one": [], "ddp": []}
+            modes = ["one", *args.variants]
+            runs: Dict[str, List[Dict[str, Any]]] = {m: [] for m in modes}
             for i in range(pairs):
-                for mode in (("one", "ddp") if i % 2 == 0 else ("ddp", "one")):
+                for mode in (modes if i % 2 == 0 else modes[::-1]):
                     runs[mode].append(_run(args, config, mode, workdir))
-                    print(f"{config} pair {i + 1} {mode}: {runs[mode][-1]['examples_per_s']:.0f} examples/s, "
+                    print(f"{config} round {i + 1} {mode}: {runs[mode][-1]['examples_per_s']:.0f} examples/s, "
                           f"test ELBO {runs[mode][-1]['test_elbo']:.2f}", flush=True)
-            ratios = [d["examples_per_s"] / o["examples_per_s"] for o, d in zip(runs["one"], runs["ddp"])]
             model_name, batch_size = CONFIGS[config]
-            rows.append({"config": config, "model": model_name, "global_batch": batch_size,
-                         "one_examples_per_s": statistics.median(r["examples_per_s"] for r in runs["one"]),
-                         "ddp_examples_per_s": statistics.median(r["examples_per_s"] for r in runs["ddp"]),
-                         "ratio": statistics.median(ratios), "ratios": ratios,
-                         "one_test_elbo": statistics.mean(r["test_elbo"] for r in runs["one"]),
-                         "ddp_test_elbo": statistics.mean(r["test_elbo"] for r in runs["ddp"]),
-                         "runs": runs})
-    print_table(rows, ["config", "one_examples_per_s", "ddp_examples_per_s", "ratio", "one_test_elbo",
+            for variant in args.variants:
+                ratios = [d["examples_per_s"] / o["examples_per_s"] for o, d in zip(runs["one"], runs[variant])]
+                rows.append({"config": config, "variant": variant, "model": model_name, "global_batch": batch_size,
+                             "one_examples_per_s": statistics.median(r["examples_per_s"] for r in runs["one"]),
+                             "ddp_examples_per_s": statistics.median(r["examples_per_s"] for r in runs[variant]),
+                             "ratio": statistics.median(ratios), "ratios": ratios,
+                             "one_test_elbo": statistics.mean(r["test_elbo"] for r in runs["one"]),
+                             "ddp_test_elbo": statistics.mean(r["test_elbo"] for r in runs[variant]),
+                             "runs": {"one": runs["one"], variant: runs[variant]}})
+    print_table(rows, ["config", "variant", "one_examples_per_s", "ddp_examples_per_s", "ratio", "one_test_elbo",
                        "ddp_test_elbo"])
     from pyroml.infer.distributed import DDP_SETTINGS
     write_result(out_path(args, "ddp"), {"machine": machine_info(1), "quick": args.quick, "epochs": args.epochs,

@@ -24,6 +24,7 @@ import torch
 
 from pyroml.data.datasets import as_tensors
 from pyroml.data.streaming import Stream, as_stream, epoch_permutation, is_stream
+from pyroml.infer.distributed import all_sum, process_group
 from pyroml.infer.elbo import elbo_per_example, elbo_sum
 from pyroml.infer.module import SVIModule
 
@@ -149,10 +150,27 @@ def training_batches(model: SVIModule, data: Any, validation: Optional[Any], dev
 @torch.no_grad()
 def data_elbo(model: SVIModule, data: Any, num_particles: int = 1, batch_size: int = 2000) -> float:
     """Mean ELBO per example of tensors, a Dataset or a stream (see :func:`~pyroml.infer.elbo_per_example`):
-    a stream is read in order, in batches of ``batch_size`` (a DataLoader in its own)."""
-    if not is_stream(data):
-        return elbo_per_example(model, data, num_particles, batch_size)
+    a stream is read in order, in batches of ``batch_size`` (a DataLoader in its own). In a
+    ``torch.distributed`` group each rank scores its block of tensors or of a map-style dataset
+    and the sums are added across the ranks."""
+    rank, world = process_group()
     dev = _target_device(model, None)
-    batches = ([x.to(dev)] for x, _ in as_stream(data, batch_size).batches(shuffle=False))
-    total, n = elbo_sum(model, batches, num_particles)
-    return total / max(n, 1)
+    if not is_stream(data):
+        if world == 1:
+            return elbo_per_example(model, data, num_particles, batch_size)
+        tensors = as_tensors(data)
+        n = tensors[0].shape[0]
+        block = [t[rank * n // world: (rank + 1) * n // world] for t in tensors]
+        batches: Any = ([t[i: i + batch_size].to(dev) for t in block] for i in range(0, block[0].shape[0], batch_size))
+    else:
+        stream = as_stream(data, batch_size)
+        if world > 1 and stream.map_style:  # each rank its block; the sums added below
+            n = stream.n
+            stream = as_stream(torch.utils.data.Subset(data, range(rank * n // world, (rank + 1) * n // world)),
+                               batch_size)
+        else:
+            world = 1
+        batches = ([x.to(dev)] for x, _ in stream.batches(shuffle=False))
+    total, count = elbo_sum(model, batches, num_particles)
+    sums = all_sum([total, float(count)], dev) if world > 1 else [total, float(count)]
+    return sums[0] / max(sums[1], 1.0)

@@ -44,7 +44,7 @@ def runs(x, images):
     """``(name, model, data, checkpointed, fit kwargs)`` of each run."""
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x), batch_size=16)
     yield "toy", Toy(), x, False, {}
-    yield "gmm", pyroml.GMM(n_components=3), images, True, {}
+    yield "gmm", pyroml.GMM(n_components=3), images, True, {"validation": images[:25]}
     yield "vae", pyroml.VAE(hidden=(8,), decoder_hidden=(8,)), images, True, {}
     yield "loader", Toy(), loader, False, {}
     yield "iterable", Toy(), Iterable(x), False, {"num_examples": 50}
@@ -63,7 +63,7 @@ def main(out: str, mode: str, resume: bool) -> None:
         h = pyroml.fit(model, data, epochs=3, batch_size=16, lr=0.05, seed=1, progress=False, checkpoint=ckpt,
                        resume=resume and checkpointed, **kwargs, **flags)
         result[name] = {"state": {k: v.detach().clone() for k, v in model.state_dict().items()},
-                        "step_loss": h.step_loss, "train_elbo": h.train_elbo}
+                        "step_loss": h.step_loss, "train_elbo": h.train_elbo, "val_elbo": h.val_elbo}
         if name == "gmm":  # every rank scores its block; the sums are added across the ranks
             report = pyroml.evaluate(model, images, iwae_k=None)
             result[name]["report"] = {**report.to_dict(), "latents": report.latents}

@@ -62,6 +62,8 @@ def test_evaluate_reduces_across_ranks(one_and_ddp):
     for key in ("elbo", "log_likelihood", "mse"):
         assert b[key] == pytest.approx(a[key], rel=1e-5), key
     assert torch.allclose(a["latents"], b["latents"], atol=1e-5)
+    assert len(ddp["gmm"]["val_elbo"]) == 3  # the validation ELBO: also each rank its block, summed
+    assert ddp["gmm"]["val_elbo"] == pytest.approx(one["gmm"]["val_elbo"], rel=1e-5)
 
 
 def test_a_killed_ddp_run_resumes_from_its_checkpoint(one_and_ddp, tmp_path):
