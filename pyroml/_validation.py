@@ -8,10 +8,13 @@ constraint is declared once where the argument is taken and worded the same ever
 from __future__ import annotations
 
 import math
+import numbers
+import os
+from pathlib import Path
 from typing import Any, Collection, Optional, Sequence, Tuple
 
 __all__ = ["NotFittedError", "check_device", "check_int", "check_positive", "check_fraction", "check_choice",
-           "check_sizes"]
+           "check_sizes", "check_output_file"]
 
 
 class NotFittedError(ValueError):
@@ -20,11 +23,11 @@ class NotFittedError(ValueError):
 
 
 def check_int(name: str, value: Any, low: int = 0, high: Optional[int] = None) -> int:
-    """``value`` as an ``int`` in ``[low, high]`` (bools refused).
+    """``value`` as an ``int`` in ``[low, high]`` (Python or NumPy integers; bools and floats refused).
 
     :raises ValueError: naming ``name``, the range and the value that came.
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+    if not _is_int(value) or value < low or (high is not None and value > high):
         bound = f">= {low}" if high is None else f"in [{low}, {high}]"
         raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
     return int(value)
@@ -35,7 +38,7 @@ def check_positive(name: str, value: Any, allow_zero: bool = False) -> float:
 
     :raises ValueError: naming ``name`` and the value that came.
     """
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and \
+    ok = _is_real(value) and math.isfinite(value) and \
         (value >= 0 if allow_zero else value > 0)
     if not ok:
         raise ValueError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
@@ -47,7 +50,7 @@ def check_fraction(name: str, value: Any) -> float:
 
     :raises ValueError: naming ``name`` and the value that came.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+    if not _is_real(value) or not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
     return float(value)
 
@@ -68,12 +71,47 @@ def check_sizes(name: str, sizes: Sequence[int]) -> Tuple[int, ...]:
     :raises ValueError: naming ``name`` and what came.
     """
     try:
-        out = tuple(int(h) for h in sizes)
-    except (TypeError, ValueError):
-        out = ()
-    if not out or min(out) < 1:
-        raise ValueError(f"{name} must be a non-empty sequence of positive sizes, got {sizes!r}")
+        items = tuple(sizes)
+    except TypeError:
+        items = ()
+    # ints only: int(8.5) would silently truncate a size to 8, int(True) make a size of 1
+    out = tuple(int(h) for h in items if _is_int(h))
+    if not out or len(out) != len(items) or min(out) < 1:
+        raise ValueError(f"{name} must be a non-empty sequence of positive sizes (whole numbers >= 1), got {sizes!r}")
     return out
+
+
+def _is_int(value: Any) -> bool:
+    """Whether ``value`` is an integer (a Python or NumPy integer), not a bool."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return type(value).__module__ == "numpy" and hasattr(value, "dtype") and value.dtype.kind in "iu"
+
+
+def check_output_file(name: str, path: Any) -> Path:
+    """``path`` as a file that can be written later, checked now (nothing is created): not a
+    folder, under no file, and its nearest existing folder writable.
+
+    :raises ValueError: naming ``name``, the path and what is in the way.
+    """
+    p = Path(os.fspath(path)).expanduser()
+    if p.is_dir():
+        raise ValueError(f"{name}={str(p)!r} is a folder; name a file in it, e.g. {str(p / 'checkpoint.pt')!r}")
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{name}={str(p)!r} cannot be written: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}={str(p)!r} cannot be written: no permission to write in {parent}")
+    return p
+
+
+def _is_real(value: Any) -> bool:
+    """Whether ``value`` is a real number (Python or NumPy; not a bool, not a tensor)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def check_device(device: Any) -> Any:

@@ -47,7 +47,8 @@ def _to_float(a: Any) -> torch.Tensor:
             return torch.from_numpy(a.astype(np.float32)).div_(255.0)
         if a.dtype == np.float32 and a.dtype.isnative and a.flags.writeable:
             return torch.from_numpy(a)
-        return torch.from_numpy(a.astype(np.float32))  # also makes big-endian data native
+        with np.errstate(over="ignore"):  # values beyond float32's range are refused by the caller
+            return torch.from_numpy(a.astype(np.float32))  # also makes big-endian data native
     if a.dtype == torch.uint8:
         return a.to(torch.float32).div_(255.0)
     return a.to(torch.float32)
@@ -131,7 +132,7 @@ def from_arrays(x: Any, y: Any = None, class_names: Optional[Sequence[str]] = No
         ``(N,)`` or ``None``, and its spec.
     :raises TypeError: for non-numeric (string, object, complex) data.
     :raises ValueError: for empty data, more than 4 dimensions, labels of another length, NaN or
-        infinite values — all before any conversion.
+        infinite values — all before any conversion — or values beyond float32's range.
     """
     a = _as_array(x, "x")
     shape = tuple(a.shape)
@@ -149,6 +150,9 @@ def from_arrays(x: Any, y: Any = None, class_names: Optional[Sequence[str]] = No
         raise ValueError(f"x has {n_bad} NaN or infinite values; models need finite data: drop or impute "
                          f"them first (e.g. x[~np.isfinite(x)] = 0, or keep the rows where np.isfinite(x).all(1))")
     t = _to_layout(_to_float(a))
+    if not bool(torch.isfinite(t).all()):  # finite in float64, beyond float32's range (|x| > 3.4e38)
+        raise ValueError(f"x has {int((~torch.isfinite(t)).sum())} values beyond float32's range (about ±3.4e38), "
+                         f"which would become infinite; rescale the data (e.g. divide by its largest absolute value)")
     return Dataset(t, labels, DataSpec.infer(t, names, name))
 
 

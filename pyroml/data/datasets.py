@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 
+from pyroml._validation import check_int
 from pyroml.data.spec import DataSpec
 
 __all__ = ["Dataset", "Data", "as_tensors", "data_record"]
@@ -74,7 +76,10 @@ class Dataset:
         return self.spec.class_names
 
     def subset(self, n: int, seed: int = 0) -> Dataset:
-        """A random subset of ``n`` examples (all of them if ``n >= len(self)``), spec kept."""
+        """A random subset of ``n`` examples (all of them if ``n >= len(self)``), spec kept.
+
+        :raises ValueError: for ``n`` < 1."""
+        check_int("n", n, 1)
         if n >= len(self):
             return self
         g = torch.Generator().manual_seed(seed)
@@ -143,5 +148,10 @@ def as_tensors(data: Data) -> Tuple[torch.Tensor, ...]:
             raise ValueError(f"data tensors must share their first dimension, got shapes "
                              f"{[tuple(t.shape) for t in data]}")
         return tuple(data)
+    hint = ""
+    if type(data).__module__ == "numpy" or isinstance(data, (list, tuple)):
+        hint = "; pyroml.data.from_arrays(x) converts numpy arrays and nested lists"
+    elif isinstance(data, (str, os.PathLike)):
+        hint = "; read a file with pyroml.data.from_path(path) (or from_csv, from_folder)"
     raise TypeError(f"data must be a pyroml.data.Dataset, a Tensor or a tuple of Tensors, "
-                    f"got {type(data).__name__}")
+                    f"got {type(data).__name__}{hint}")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
-from typing import Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -48,15 +49,40 @@ def from_path(path: Union[str, os.PathLike], label_column: Union[str, int, None]
     if suffix == ".csv":
         return from_csv(p, label_column=label_column).split(test_fraction, seed)
     if suffix == ".npy":
-        return from_arrays(np.load(p, allow_pickle=False), name=name).split(test_fraction, seed)
+        return from_arrays(_load_npy(p), name=name).split(test_fraction, seed)
     if suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            keys = set(z.files)
-            if {"x_train", "x_test"} <= keys:
-                return (from_arrays(z["x_train"], z["y_train"] if "y_train" in keys else None, name=name),
-                        from_arrays(z["x_test"], z["y_test"] if "y_test" in keys else None, name=name))
-            if "x" in keys:
-                return from_arrays(z["x"], z["y"] if "y" in keys else None, name=name).split(test_fraction, seed)
+        arrays = _load_npz(p)
+        keys = set(arrays)
+        if {"x_train", "x_test"} <= keys:
+            return (from_arrays(arrays["x_train"], arrays.get("y_train"), name=name),
+                    from_arrays(arrays["x_test"], arrays.get("y_test"), name=name))
+        if "x" in keys:
+            return from_arrays(arrays["x"], arrays.get("y"), name=name).split(test_fraction, seed)
         raise ValueError(f"{p} holds arrays {sorted(keys)}; expected x (and y), or x_train and x_test "
                          f"(and y_train, y_test)")
     raise ValueError(f"cannot read {p}: expected {', '.join(PATH_KINDS)}")
+
+
+def _unreadable(p: Path, e: Exception) -> ValueError:
+    # numpy's own message advises allow_pickle=True, i.e. running the file's code: not repeated here
+    why = "not a file numpy wrote, or one holding Python objects" if "pickle" in str(e).lower() else \
+        " ".join(str(e).split())[:200]
+    return ValueError(f"cannot read {p} as numeric arrays ({why}); write it with np.save / np.savez from "
+                      f"numeric arrays (arrays of Python objects are refused: loading them could run code)")
+
+
+def _load_npy(p: Path) -> np.ndarray:
+    """The array in a ``.npy`` file, read without pickles; :raises ValueError: saying why not."""
+    try:
+        return np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise _unreadable(p, e) from None
+
+
+def _load_npz(p: Path) -> Dict[str, np.ndarray]:
+    """Every array of a ``.npz`` file, read without pickles; :raises ValueError: saying why not."""
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise _unreadable(p, e) from None

@@ -183,11 +183,32 @@ class Stream:
 
     def batches(self, epoch: int = 0, sampler: Optional[Sampler] = None, shuffle: bool = True, rank: int = 0,
                 world: int = 1) -> Iterator[Tuple[torch.Tensor, Optional[torch.Tensor]]]:
-        """``(x, labels or None)`` of each batch of ``epoch`` (``rank``'s share), checked to be tensors."""
-        for i, batch in enumerate(self.loader(epoch, sampler, shuffle, rank, world)):
+        """``(x, labels or None)`` of each batch of ``epoch`` (``rank``'s share), checked to be tensors.
+
+        :raises ValueError: at the end of a full pass over an ``IterableDataset`` that yielded
+            another number of examples than :attr:`n` (the ``num_examples`` given): the N/B scaling
+            would weigh the data wrongly against the prior.
+        """
+        loader = self.loader(epoch, sampler, shuffle, rank, world)
+        seen = 0
+        for i, batch in enumerate(loader):
             if i == 0:
                 check_item(batch, "a batch of the data loader")
-            yield _split(batch)
+            x, y = _split(batch)
+            seen += x.shape[0] if x.dim() else 1
+            yield x, y
+        self._check_count(seen, getattr(loader, "drop_last", False))
+
+    def _check_count(self, seen: int, drop_last: bool) -> None:
+        source = self.source.dataset if isinstance(self.source, DataLoader) else self.source
+        if not isinstance(source, IterableDataset) or seen == self.n or \
+                (drop_last and self.n - self.batch_size < seen < self.n):
+            return
+        if seen == 0:
+            raise ValueError(f"the {type(source).__name__} yielded no examples; pass one with at least one")
+        raise ValueError(f"the {type(source).__name__} yielded {seen} examples in one pass, but num_examples "
+                         f"(or its len) says {self.n}: pass num_examples={seen} (an IterableDataset read by "
+                         f"several workers yields its examples once per worker unless it shards them)")
 
     def head(self, max_examples: int, seed: int = 0) -> torch.Tensor:
         """Up to ``max_examples`` examples for the model's shape, checks and data-dependent

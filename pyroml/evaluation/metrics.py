@@ -19,6 +19,8 @@ import pyro
 import torch
 from pyro import poutine
 
+from pyroml._validation import check_int
+
 __all__ = ["iwae_log_weights", "iwae_bound", "dequantise", "bits_per_dim"]
 
 
@@ -48,7 +50,11 @@ def iwae_log_weights(model: Any, x: torch.Tensor, k: int) -> torch.Tensor:
 def iwae_bound(model: Any, x: torch.Tensor, k: int = 100,
                max_samples_per_batch: int = 8192) -> torch.Tensor:
     """Per-example IWAE bound :math:`\\mathcal{L}_K(x)`, shape ``(N,)``, in batches of
-    ``max_samples_per_batch // K`` examples."""
+    ``max_samples_per_batch // K`` examples.
+
+    :raises ValueError: for ``k`` < 1."""
+    check_int("k", k, 1)
+    check_int("max_samples_per_batch", max_samples_per_batch, 1)
     b = max(1, max_samples_per_batch // k)
     out = [torch.logsumexp(iwae_log_weights(model, x[i: i + b], k), dim=0) - math.log(k)
            for i in range(0, x.shape[0], b)]
@@ -62,7 +68,11 @@ def dequantise(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
     :param Tensor x: values on the [0, 1] scale (multiples of 1/255), any shape.
     :param int seed: seed of the noise (the same ``u`` for every model).
     :returns: a tensor shaped like ``x``.
+    :raises ValueError: for values outside [0, 1] (not 8-bit data divided by 255).
     """
+    if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
+        raise ValueError(f"dequantise takes 8-bit values divided by 255, on [0, 1]; got min {float(x.min()):g}, "
+                         f"max {float(x.max()):g}")
     g = torch.Generator().manual_seed(seed)
     eps = torch.rand(x.shape, generator=g).to(x.device)
     return ((x * 255.0).round() + eps) / 256.0
@@ -75,5 +85,9 @@ def bits_per_dim(log_p: float, d: int) -> float:
     :param float log_p: :math:`\\log p(u)` per example, nats (exact, or a lower bound giving an
         upper-bound bpd).
     :param int d: dimensions per example (784 for MNIST).
+    :raises ValueError: for ``d`` < 1 or a NaN ``log_p``.
     """
+    check_int("d", d, 1)
+    if math.isnan(log_p):
+        raise ValueError("bits_per_dim got a NaN log-density; evaluate a model with finite parameters")
     return (-log_p + d * math.log(256.0)) / (d * math.log(2.0))

@@ -175,7 +175,15 @@ def evaluate(
         each scores its block of the data and the sums are added across the processes: every
         rank returns the report of the whole data set (Monte Carlo draws differ from one process's).
     """
+    if not isinstance(model, DensityModel):
+        raise TypeError(f"evaluate scores a pyroml density model (VAE, ConvVAE, PPCA, GMM or a DensityModel "
+                        f"subclass), got {type(model).__name__}")
     check_int("elbo_particles", elbo_particles, 1)
+    if seed is not None:
+        check_int("seed", seed, 0)
+    if num_examples is not None and not is_stream(data):
+        raise ValueError("num_examples is for a streamed source (an IterableDataset); tensors and "
+                         "pyroml Datasets give their own length")
     check_int("batch_size", batch_size, 1)
     check_int("num_workers", num_workers, 0)
     if iwae_k is not None:

@@ -15,16 +15,14 @@ model's parameter groups, so parameters never touch Pyro's global parameter stor
 
 :func:`fit` is a short loop over named pieces: the batches (:mod:`pyroml.infer.sources`: which
 examples each step sees, in memory or streamed), :class:`_Step` (loss, gradient, divergence
-guard, optimiser step, projection, schedule), :class:`_Checkpoints` (atomic saves and the resume)
+guard, optimiser step, projection, schedule), :class:`Checkpoints` (atomic saves and the resume)
 and the progress bar.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import pyro
@@ -32,44 +30,19 @@ import pyro.infer.util
 import torch
 from tqdm.auto import tqdm
 
-from pyroml._validation import check_choice, check_device, check_fraction, check_int, check_positive
+from pyroml._validation import check_choice, check_device, check_fraction, check_int, check_output_file, check_positive
 from pyroml.data.datasets import Data
-from pyroml.infer.distributed import Distributed, all_gather, fabric_flags
-from pyroml.infer.guard import ExplosionGuard, diverged, grad_norm
+from pyroml.infer.checkpoints import Checkpoints, History
+from pyroml.infer.distributed import Distributed, fabric_flags
+from pyroml.infer.guard import EXPLOSION, ExplosionGuard, diverged, grad_norm
 from pyroml.infer.logs import MetricLog, make_loggers
 from pyroml.infer.module import SVIModule
 from pyroml.infer.scaling import DataScale
 from pyroml.infer.sources import _Batches, _StreamBatches, data_elbo, training_batches
-from pyroml.io.checkpoint import read_checkpoint, save
 
 __all__ = ["fit", "History"]
 
 SCHEDULES = (None, "cosine", "exponential")
-
-
-@dataclass
-class History:
-    """What :func:`fit` measured.
-
-    :ivar train_elbo: per epoch, the mean training ELBO per example (nats), averaged over the epoch's steps.
-    :ivar val_elbo: per epoch, the ELBO per example on the validation data (empty without it).
-    :ivar step_loss: per step, the mini-batch loss divided by N (negative ELBO per example).
-    :ivar epoch_seconds: wall-clock seconds of each epoch's training steps.
-    """
-
-    train_elbo: List[float] = field(default_factory=list)
-    val_elbo: List[float] = field(default_factory=list)
-    step_loss: List[float] = field(default_factory=list)
-    epoch_seconds: List[float] = field(default_factory=list)
-
-    def to_dict(self) -> Dict[str, List[float]]:
-        """The lists, JSON-ready."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Optional[Dict[str, Any]]) -> History:
-        """Rebuild from :meth:`to_dict` (unknown keys ignored)."""
-        return cls(**{k: list(v) for k, v in (d or {}).items() if k in cls.__dataclass_fields__})
 
 
 def _lr_lambda(schedule: Optional[str], total_steps: int, final: float) -> Callable[[int], float]:
@@ -146,63 +119,6 @@ class _Step:
         return value
 
 
-class _Checkpoints:
-    """Atomic saves of model, optimiser, scheduler, RNG state and history after each epoch,
-    and the resume from them."""
-
-    def __init__(self, path: Optional[str], module: SVIModule, optimizer: torch.optim.Optimizer,
-                 scheduler: torch.optim.lr_scheduler.LambdaLR, rank: int = 0, world: int = 1):
-        self.path, self.module, self.optimizer, self.scheduler = path, module, optimizer, scheduler
-        self.rank, self.world = rank, world  # under several processes, rank 0 alone writes
-
-    def save(self, history: History, epoch: int, settings: Dict[str, Any]) -> None:
-        """Write the checkpoint — never of a model with a non-finite parameter (:raises
-        FloatingPointError: then, on every rank, and the file on disk keeps the last good state).
-        Under several processes it holds every rank's RNG state, so that a resume continues each
-        rank's draws."""
-        if self.path is None:
-            return
-        bad = [name for name, p in self.module.named_parameters() if not bool(torch.isfinite(p).all())]
-        if bad:
-            raise FloatingPointError(f"parameters {bad[:3]} are not finite after epoch {epoch}: the checkpoint "
-                                     f"{self.path} was not overwritten; lower lr or set clip_norm")
-        rng: Any = torch.get_rng_state() if self.world == 1 else all_gather(torch.get_rng_state())
-        if self.rank == 0:
-            save(self.module, self.path, history, epoch=epoch, optimizer=self.optimizer.state_dict(),
-                 scheduler=self.scheduler.state_dict(), rng=rng, settings=settings)
-
-    def restore(self, settings: Dict[str, Any]) -> Tuple[int, History]:
-        """``(epochs done, history)`` from the checkpoint, or ``(0, History())`` without one.
-
-        :raises ValueError: when the checkpoint holds another model, or was trained with other
-            settings (learning rate, batch size, schedule...): a resume continues the same run.
-        """
-        if self.path is None or not os.path.exists(self.path):
-            return 0, History()
-        state = read_checkpoint(self.path)
-        config = self.module.get_config()  # type: ignore[operator]
-        if state["config"] != config:
-            raise ValueError(f"checkpoint {self.path} holds a model with config {state['config']}, "
-                             f"not {config}: resume with the same model or a new checkpoint path")
-        stored = state.get("settings") or {}
-        changed = {k: (stored[k], v) for k, v in settings.items() if k in stored and stored[k] != v}
-        if changed:
-            said = ", ".join(f"{k}={old!r} (now {new!r})" for k, (old, new) in changed.items())
-            raise ValueError(f"checkpoint {self.path} was trained with {said}: resume with the same settings "
-                             f"(only epochs may grow), or train into a new checkpoint path")
-        self.module.load_state_dict(state["state_dict"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        rng = state["rng"]
-        if isinstance(rng, list):  # one state per rank (several processes)
-            if len(rng) != self.world:
-                raise ValueError(f"checkpoint {self.path} was written by {len(rng)} processes; resume it with "
-                                 f"devices x num_nodes = {len(rng)} (now {self.world})")
-            rng = rng[self.rank]
-        torch.set_rng_state(rng)
-        return int(state["epoch"]), History.from_dict(state["history"])
-
-
 def _epoch(step_fn: _Step, batches: Union[_Batches, _StreamBatches], epoch: int, first: bool, history: History,
            bar: Any, dist: Optional[Distributed] = None, log: Optional[MetricLog] = None) -> float:
     """One pass over the data; records each step's loss and :returns: the epoch's mean ELBO per example.
@@ -226,27 +142,36 @@ def _epoch(step_fn: _Step, batches: Union[_Batches, _StreamBatches], epoch: int,
         epoch_sum = sum(v * b / n for v, b in values)
         if not math.isfinite(epoch_sum):
             diverged("the epoch's mean loss", epoch_sum, epoch, batches.steps_per_epoch - 1)
-        step_fn.explosion.check(epoch_sum, epoch, batches.steps_per_epoch - 1)
+        step_fn.explosion.check(epoch_sum / max(seen, 1), epoch, batches.steps_per_epoch - 1)
     history.step_loss.extend(v / n for v, _ in values)
     return -epoch_sum / max(seen, 1)  # seen == N but for an iterable source that yields another count
 
 
-def _check_settings(epochs: Any, batch_size: Any, lr: Any, num_particles: Any, lr_schedule: Any,
-                    final_lr_fraction: Any, clip_norm: Any, seed: Any, device: Any,
-                    checkpoint: Optional[str], resume: bool) -> Dict[str, Any]:
+def _check_settings(model: Any, epochs: Any, batch_size: Any, lr: Any, num_particles: Any, lr_schedule: Any,
+                    final_lr_fraction: Any, clip_norm: Any, seed: Any, device: Any, checkpoint: Optional[str],
+                    resume: bool, num_workers: Any, explosion: Any) -> Dict[str, Any]:
     """Every argument's range, before any work; :returns: the settings a resume must share."""
+    if not isinstance(model, SVIModule):
+        raise TypeError(f"fit trains a pyroml model (a pyroml.infer.SVIModule: VAE, ConvVAE, PPCA, GMM or your "
+                        f"own subclass), got {type(model).__name__}")
     check_int("epochs", epochs, 0)
     check_int("batch_size", batch_size, 1)
     check_int("num_particles", num_particles, 1)
+    check_int("num_workers", num_workers, 0)
     check_positive("lr", lr)
     check_choice("lr_schedule", lr_schedule, SCHEDULES)
     check_fraction("final_lr_fraction", final_lr_fraction)
     if clip_norm is not None:
         check_positive("clip_norm", clip_norm)
+    if explosion is not None and check_positive("explosion", explosion) <= 1:
+        raise ValueError(f"explosion must be > 1 (how far the loss may rise, in units of the first loss), "
+                         f"got {explosion!r}; None switches the check off")
     if seed is not None:
         check_int("seed", seed, 0)
     if device is not None:
         check_device(device)
+    if checkpoint is not None:
+        check_output_file("checkpoint", checkpoint)
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path> to resume from")
     return {"batch_size": batch_size, "lr": float(lr), "lr_schedule": lr_schedule,
@@ -296,7 +221,7 @@ def fit(
     strategy: Any = "auto",
     precision: Any = "32-true",
     num_nodes: int = 1,
-    explosion: Optional[float] = None,
+    explosion: Optional[float] = EXPLOSION,
     logger: Any = None,
     log_dir: Optional[str] = None,
 ) -> History:
@@ -326,8 +251,8 @@ def fit(
         :mod:`pyroml.infer.distributed`): e.g. ``devices=2, strategy="ddp"`` trains in two processes
         with ``batch_size`` the global batch (the same N/B scaling and results as one process);
         the defaults keep the plain single-process engine, without Fabric.
-    :param float explosion: stop when the loss per example grows past ``explosion`` times the lowest
-        level it reached (e.g. ``1e3``; see :mod:`pyroml.infer.guard`); ``None``: no such check.
+    :param float explosion: stop when the loss per example rises above its best level by more than
+        ``explosion`` times the first step's loss (see :mod:`pyroml.infer.guard`); ``None``: no such check.
     :param logger: ``"csv"``, ``"tensorboard"``, a Lightning Fabric ``Logger`` or a list of them:
         per-step and per-epoch metrics (:mod:`pyroml.infer.logs`), written by rank 0 into ``log_dir``
         (default ``pyroml_logs``).
@@ -338,11 +263,8 @@ def fit(
     :raises ValueError: for an argument out of range (before any work), or a resume whose
         checkpoint was trained with other settings.
     """
-    settings = _check_settings(epochs, batch_size, lr, num_particles, lr_schedule, final_lr_fraction, clip_norm,
-                               seed, device, checkpoint, resume)
-    check_int("num_workers", num_workers, 0)
-    if explosion is not None and check_positive("explosion", explosion) <= 1:
-        raise ValueError(f"explosion must be > 1 (a growth factor of the loss, e.g. 1e3), got {explosion!r}")
+    settings = _check_settings(model, epochs, batch_size, lr, num_particles, lr_schedule, final_lr_fraction,
+                               clip_norm, seed, device, checkpoint, resume, num_workers, explosion)
     loggers = make_loggers(logger, log_dir)
     dist, rank, world = _distributed(accelerator, devices, strategy, precision, num_nodes)
     batches = training_batches(model, data, validation, device if dist is None else dist.device, seed, batch_size,
@@ -350,11 +272,8 @@ def fit(
     optimizer = _adam(model.optim_groups(lr), lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(lr_schedule, epochs * batches.steps_per_epoch, final_lr_fraction))
-    model.init_from_data(batches.init_x)
-    checkpoints = _Checkpoints(checkpoint, model, optimizer, scheduler, rank, world)
-    if world > 1 and seed is not None:  # each rank its own Monte Carlo draws; parameters stay synchronised
-        pyro.set_rng_seed(seed + rank)
-    start, history = checkpoints.restore(settings) if resume else (0, History())
+    checkpoints = Checkpoints(checkpoint, model, optimizer, scheduler, rank, world)
+    start, history = _start(model, batches, checkpoints, settings, resume, seed, rank, world)
     step_fn = _Step(model, optimizer, scheduler, num_particles, clip_norm, lr_schedule, batches.n, explosion)
     if dist is not None:
         dist.setup(model, step_fn)
@@ -373,7 +292,22 @@ def fit(
     return history
 
 
-def _train(model: SVIModule, step_fn: _Step, batches: Union[_Batches, _StreamBatches], checkpoints: _Checkpoints,
+def _start(model: SVIModule, batches: Union[_Batches, _StreamBatches], checkpoints: Checkpoints,
+           settings: Dict[str, Any], resume: bool, seed: Optional[int], rank: int, world: int) -> Tuple[int, History]:
+    """``(epochs done, history)``: restored from the checkpoint of a resume (refused before the
+    model is touched when it holds another model or settings), else ``(0, History())`` after the
+    model's data-dependent initialisation; then each of several ranks draws its own Monte Carlo
+    samples (seed + rank; the parameters stay synchronised by DDP)."""
+    restored = checkpoints.restore(settings) if resume else None
+    if restored is not None:
+        return restored
+    model.init_from_data(batches.init_x)
+    if world > 1 and seed is not None:
+        pyro.set_rng_seed(seed + rank)
+    return 0, History()
+
+
+def _train(model: SVIModule, step_fn: _Step, batches: Union[_Batches, _StreamBatches], checkpoints: Checkpoints,
            history: History, epochs: range, bar: Any, validation: Any, num_particles: int, settings: Dict[str, Any],
            dist: Optional[Distributed], log: MetricLog) -> None:
     """The epochs: train, validate, checkpoint, log."""

@@ -4,13 +4,18 @@
   checked every step; on a NaN or an infinity the optimiser step is not taken, so the model keeps
   its last finite parameters, and training stops with the epoch and step
   (:func:`diverged`, a ``FloatingPointError``).
-* **Explosion** (optional, ``fit(..., explosion=F)``): the loss per example :math:`\\ell_t`
-  growing by orders of magnitude while staying finite (e.g. a learning rate far too large, where
-  the ELBO runs off to :math:`-10^{12}`). With :math:`m_t` an exponential moving average of
-  :math:`|\\ell_t|` (weight 0.1 on the newest step) and :math:`r_t = \\min_{s < t} \\max(m_s, 1)`
-  the lowest level reached so far (1 nat at least, so losses near 0 do not trip it), training
-  stops before the step when :math:`|\\ell_t| > F\\, r_t` (from the second step on: the first
-  step's loss, a fresh model's, is the first level).
+* **Explosion** (``fit(..., explosion=F)``, default :data:`EXPLOSION` = 100; ``None`` switches it
+  off): the loss per example :math:`\\ell_t` (the negative ELBO) running off while staying finite —
+  e.g. a learning rate far too large, where the ELBO reaches :math:`-10^{12}`. With
+  :math:`s = \\max(|\\ell_0|, 1)` the size of the first step's loss (a fresh model's), :math:`m_t`
+  an exponential moving average of :math:`\\ell_t` (weight 0.1 on the newest step) and
+  :math:`b_t = \\min_{u < t} m_u` the best level so far, training stops before step :math:`t` when
+
+  .. math:: \\ell_t > b_t + F s,
+
+  a rise above the best level of F times the first loss. Only a rise counts: a loss falling far
+  below zero (an ELBO above zero, as real-valued data give) is not an explosion. Under several
+  processes it is checked on the epoch's mean over the ranks.
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from typing import Any, List, NoReturn, Optional
 
 import torch
 
-__all__ = ["diverged", "grad_norm", "ExplosionGuard", "WARMUP"]
+__all__ = ["diverged", "grad_norm", "ExplosionGuard", "EXPLOSION"]
 
-#: steps that set the first level before the explosion guard compares (a fresh model's loss is the first level)
-WARMUP = 1
+#: the default of ``fit(..., explosion=)``
+EXPLOSION = 100.0
 
 
 def diverged(what: str, value: Any, epoch: int, step: int, cause: Optional[Exception] = None) -> NoReturn:
@@ -45,28 +50,29 @@ def grad_norm(params: List[torch.Tensor], clip_norm: Optional[float]) -> float:
 
 
 class ExplosionGuard:
-    """Stops training when the loss per example exceeds ``factor`` times the lowest level it
-    reached (see the module docstring); ``factor=None`` switches it off."""
+    """Stops training when the loss per example rises more than ``factor`` times the first loss's
+    size above the best level so far (see the module docstring); ``factor=None`` switches it off."""
 
     def __init__(self, factor: Optional[float]):
         self.factor = factor
-        self.ema: Optional[float] = None
-        self.level = math.inf
-        self.seen = 0
+        self.scale: Optional[float] = None
+        self.ema = math.inf
+        self.best = math.inf
 
     def check(self, loss_per_example: float, epoch: int, step: int) -> None:
-        """Compare a step's loss per example with the level so far, then update the level.
+        """Compare a step's loss per example with the best level so far, then update the level.
 
         :raises FloatingPointError: on an explosion, before the step is taken."""
         if self.factor is None or not math.isfinite(loss_per_example):
             return
-        size = abs(loss_per_example)
-        if self.seen >= WARMUP and size > self.factor * self.level:
+        if self.scale is None:
+            self.scale, self.ema = max(abs(loss_per_example), 1.0), loss_per_example
+        elif loss_per_example > self.best + self.factor * self.scale:
             raise FloatingPointError(
-                f"the loss per example grew to {loss_per_example:.4g} at epoch {epoch + 1}, step {step + 1}, "
-                f"more than explosion={self.factor:g} times the lowest level it reached ({self.level:.4g}): "
-                f"training stopped before this step; lower lr or set clip_norm")
-        self.ema = size if self.ema is None else 0.9 * self.ema + 0.1 * size
-        self.seen += 1
-        if self.seen >= WARMUP:
-            self.level = min(self.level, max(self.ema, 1.0))
+                f"the loss per example rose to {loss_per_example:.4g} at epoch {epoch + 1}, step {step + 1}, from a "
+                f"best level of {self.best:.4g}: more than explosion={self.factor:g} times the first loss "
+                f"({self.scale:.4g}); training stopped before this step; lower lr or set clip_norm "
+                f"(explosion=None switches this check off)")
+        else:
+            self.ema = 0.9 * self.ema + 0.1 * loss_per_example
+        self.best = min(self.best, self.ema)

@@ -23,8 +23,17 @@ def atomic_write(path: PathLike, write: Callable[[str], Any]) -> None:
     :param path: the destination; its directory is created when missing, and temporary files
         left there by an earlier write of ``path`` that was killed are removed.
     :param write: writes the whole content to the temporary path it is given.
+    :raises IsADirectoryError: when ``path`` is a folder; :raises NotADirectoryError: when a
+        parent of it is a file (both before anything is written).
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a folder; name a file inside it, e.g. {path / 'model.pt'}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"cannot write {path}: {parent} is a file, not a folder")
+            break
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a write that was killed
         stale.unlink(missing_ok=True)

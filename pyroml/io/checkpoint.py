@@ -22,6 +22,7 @@ from typing import Any, Dict, Optional, Union
 
 import torch
 
+from pyroml._validation import check_device
 from pyroml.io.atomic import PathLike, atomic_write
 from pyroml.io.registry import MODELS, registry_name
 
@@ -40,7 +41,13 @@ def save(model: torch.nn.Module, path: PathLike, history: Optional[Any] = None, 
     :param path: destination file; written atomically.
     :param history: a :class:`~pyroml.infer.History` or its ``to_dict()``.
     :param extra: further weights-only-safe entries (optimizer state, RNG state, epoch).
+    :raises FloatingPointError: when a parameter holds NaN or infinite values (a diverged model is
+        never written: the file at ``path``, if any, is left as it was).
     """
+    bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if bad:
+        raise FloatingPointError(f"not saving {type(model).__name__} to {path}: its parameters {bad[:3]} hold NaN "
+                                 f"or infinite values (training diverged?); the file there was left as it was")
     state = {
         "format": FORMAT,
         "model": registry_name(model),
@@ -61,6 +68,10 @@ def read_checkpoint(path: PathLike) -> Dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
+    if path.is_dir():
+        inside = [f.name for f in sorted(path.glob("*.pt"))[:3]]
+        raise ValueError(f"{path} is a folder, not a pyroml checkpoint" +
+                         (f"; it holds {', '.join(inside)}" if inside else "") + ": name the file, e.g. DIR/model.pt")
     if path.stat().st_size == 0:
         raise ValueError(f"{path} is not a pyroml checkpoint: the file is empty")
     try:
@@ -86,8 +97,12 @@ def read_checkpoint(path: PathLike) -> Dict[str, Any]:
 def load(path: PathLike, device: Union[str, torch.device] = "cpu") -> Any:
     """Rebuild a saved model without its training code.
 
+    :param device: where to put the model (``"cpu"``, ``"cuda"``...).
     :returns: the model in eval mode, with ``model.history`` set to the saved history dict.
+    :raises FileNotFoundError: when there is no file; :raises ValueError: when it is not a pyroml
+        checkpoint (saying why), or ``device`` is not available here.
     """
+    check_device(device)
     state = read_checkpoint(path)
     try:
         model = MODELS[state["model"]](**state["config"])

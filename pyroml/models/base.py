@@ -38,21 +38,30 @@ def as_event_shape(shape: Sequence[int]) -> Tuple[int, ...]:
     return check_sizes("event_shape", shape)
 
 
-def check_examples(x: Any, event_shape: Tuple[int, ...], unit_interval: bool, what: str = "x") -> torch.Tensor:
+def check_examples(x: Any, event_shape: Tuple[int, ...], unit_interval: bool, what: str = "x",
+                   dtype: Optional[torch.dtype] = None) -> torch.Tensor:
     """Validate a batch of examples before any work starts.
 
     :param x: examples, expected of shape ``(N,) + event_shape``.
     :param tuple event_shape: the shape of one example, e.g. ``(1, 28, 28)``.
     :param bool unit_interval: require values in [0, 1] (Bernoulli-type likelihoods).
+    :param dtype: the floating-point type the model computes in (its parameters'), or ``None``
+        for any: float64 or float16 examples for a float32 model are refused with the fix, rather
+        than failing at the first step inside a matrix product.
     :returns: ``x`` as a floating-point tensor.
     :raises TypeError, ValueError: naming what was expected, what came, and the fix.
     """
     if not isinstance(x, torch.Tensor):
+        fix = "pyroml.data.from_arrays(x) converts numpy arrays" if type(x).__module__ == "numpy" else \
+            "convert with torch.as_tensor(...)"
         raise TypeError(f"{what} must be a torch.Tensor of shape (N, {', '.join(map(str, event_shape))}), "
-                        f"got {type(x).__name__}; convert with torch.as_tensor(...)")
+                        f"got {type(x).__name__}; {fix}")
     if not x.is_floating_point():
         raise TypeError(f"{what} must be a floating-point tensor, got dtype {x.dtype}; "
                         f"use x.float() / 255 for 8-bit images")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{what} is {x.dtype}, but the model computes in {dtype}: pass x.to({dtype}) "
+                        f"(pyroml.data.from_arrays(x) converts any dtype to float32)")
     expected = "(N, " + ", ".join(map(str, event_shape)) + ")"
     if tuple(x.shape[1:]) != tuple(event_shape) or x.dim() != len(event_shape) + 1:
         hint = ""
@@ -135,7 +144,7 @@ class DensityModel(PyroModule, SVIModule):
             raise ValueError(f"training data must have shape (N, ...) with one example per row, got shape "
                              f"{tuple(x.shape)}; for N examples of one value each use x.reshape(-1, 1)")
         check_examples(x, tuple(x.shape[1:]) if isinstance(x, torch.Tensor) else (), self.unit_interval,
-                       "training data")
+                       "training data", torch.get_default_dtype())
         self._event_shape = as_event_shape(x.shape[1:])
         try:
             self._build()
@@ -169,8 +178,32 @@ class DensityModel(PyroModule, SVIModule):
 
     # ---- input checks and configuration -------------------------------------
     def check_input(self, *data: Any, what: str = "x") -> None:
-        """Validate examples for this model (see :func:`check_examples`)."""
-        check_examples(data[0], self.event_shape, self.unit_interval, what)
+        """Validate examples for this model (see :func:`check_examples`): shape, dtype (the
+        parameters'), finiteness and, for Bernoulli-type likelihoods, values in [0, 1]."""
+        p = next(self.parameters(), None)
+        check_examples(data[0], self.event_shape, self.unit_interval, what,
+                       p.dtype if p is not None else torch.get_default_dtype())
+
+    def _check_shape(self, x: Any, what: str = "x") -> None:
+        """The cheap part of :meth:`check_input` for the projections (``encode``, ``reconstruct``,
+        ``log_likelihood``): ``x`` a tensor of shape ``(N,) + event_shape`` (no pass over the values).
+
+        :raises NotFittedError: before the shape is known; :raises ValueError: for another shape.
+        """
+        shape = self.event_shape
+        if not isinstance(x, torch.Tensor) or x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"{what} has shape {got}, expected (N, {', '.join(map(str, shape))}) for this "
+                             f"{type(self).__name__}")
+
+    def _check_latents(self, z: Any, size: int, what: str = "z") -> None:
+        """``z`` a tensor whose last dimension is ``size`` (the latent dimension, or K weights).
+
+        :raises ValueError: naming the shape that came and the size expected.
+        """
+        if not isinstance(z, torch.Tensor) or z.dim() < 1 or z.shape[-1] != size:
+            got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise ValueError(f"{what} has shape {got}, expected (..., {size}) for this {type(self).__name__}")
 
     def get_config(self) -> Dict[str, Any]:
         """Constructor arguments, enough to rebuild an untrained copy: ``type(m)(**m.get_config())``;

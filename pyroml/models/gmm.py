@@ -237,6 +237,7 @@ class GMM(DensityModel):
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Responsibilities :math:`p(k \\mid x)`, shape ``(N, K)``."""
+        self._check_shape(x)
         return torch.softmax(self._log_joint(x), -1)
 
     @torch.no_grad()
@@ -244,13 +245,18 @@ class GMM(DensityModel):
         """Component means: ``z`` either integer component indices of any shape (result
         ``z.shape + event_shape``) or weights of shape ``(..., K)`` (one-hot: a component mean;
         result ``(...) + event_shape``)."""
-        if not z.is_floating_point():
+        k = self.n_components
+        if isinstance(z, torch.Tensor) and not z.is_floating_point():
+            if z.numel() and (int(z.min()) < 0 or int(z.max()) >= k):
+                raise ValueError(f"component indices must be in [0, {k - 1}], got {int(z.min())}..{int(z.max())}")
             return self.means[z].reshape(z.shape + self.event_shape)
+        self._check_latents(z, k, "z (component weights)")
         return (z @ self.means).reshape(z.shape[:-1] + self.event_shape)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:
         """Mean of the most probable component (or of one drawn from the responsibilities)."""
+        self._check_shape(x)
         logj = self._log_joint(x)
         k = dist.Categorical(logits=logj).sample() if sample else logj.argmax(-1)
         return self.means[k].reshape(x.shape)
@@ -258,10 +264,11 @@ class GMM(DensityModel):
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
         """Means of the components of ``n`` draws :math:`k \\sim \\pi`, shape ``(n,) + event_shape``."""
-        k = dist.Categorical(logits=self.logits).sample((n,))
+        k = dist.Categorical(logits=self.logits).sample((check_int("n", n, 0),))
         return self.means[k].reshape((n,) + self.event_shape)
 
     @torch.no_grad()
     def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
         """Exact :math:`\\log \\sum_k \\pi_k \\mathcal N(x; \\mu_k, v_k)`, shape ``(N,)``."""
+        self._check_shape(x)
         return torch.logsumexp(self._log_joint(x), -1)

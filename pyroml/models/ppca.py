@@ -33,6 +33,7 @@ import torch
 from pyro.infer import ELBO, Trace_ELBO
 from torch import nn
 
+from pyroml._validation import check_int
 from pyroml.io.registry import register_model
 from pyroml.models.base import DensityModel, check_latent_dim
 
@@ -132,16 +133,19 @@ class PPCA(DensityModel):
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior mean :math:`M^{-1} W^\\top (x - \\mu)`, shape ``(N, q)``."""
+        self._check_shape(x)
         return self._posterior(x).loc
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """:math:`W z + \\mu`, shape ``z.shape[:-1] + event_shape``."""
+        self._check_latents(z, self.latent_dim)
         return (z @ self.W.T + self.mu).reshape(z.shape[:-1] + self.event_shape)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:
         """:meth:`decode` of the posterior mean (or of one posterior draw)."""
+        self._check_shape(x)
         loc, scale_tril = self._posterior(x)
         z = dist.MultivariateNormal(loc, scale_tril=scale_tril).sample() if sample else loc
         return self.decode(z)
@@ -149,11 +153,12 @@ class PPCA(DensityModel):
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
         """Means :math:`W z + \\mu` of p(x given z) for ``n`` prior draws, ``(n,) + event_shape``."""
-        return self.decode(torch.randn(n, self.latent_dim, device=self.device))
+        return self.decode(torch.randn(check_int("n", n, 0), self.latent_dim, device=self.device))
 
     @torch.no_grad()
     def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
         """Exact :math:`\\log \\mathcal N(x; \\mu, W W^\\top + \\sigma^2 I)`, shape ``(N,)``."""
+        self._check_shape(x)
         sigma2 = (2 * self.log_sigma).exp()
         d = dist.LowRankMultivariateNormal(self.mu, self.W, sigma2.expand(self.mu.shape))
         return d.log_prob(x.reshape(x.shape[0], -1))
@@ -169,6 +174,9 @@ class PPCA(DensityModel):
         sample covariance (computed in float64).
         """
         model = cls(latent_dim, event_shape=tuple(x.shape[1:]))
+        model.check_input(x.float() if x.dtype == torch.float64 else x, what="x")
+        if x.shape[0] < 2:
+            raise ValueError(f"PPCA.closed_form needs at least 2 examples, got {x.shape[0]}")
         flat = x.reshape(x.shape[0], -1).double()
         mean = flat.mean(0)
         centred = flat - mean

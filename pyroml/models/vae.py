@@ -26,7 +26,7 @@ import torch
 from pyro.infer import ELBO
 from torch import nn
 
-from pyroml._validation import check_choice, check_sizes
+from pyroml._validation import check_choice, check_int, check_sizes
 from pyroml.infer.elbo import LeanTraceMeanField_ELBO
 from pyroml.io.registry import register_model
 from pyroml.models.base import DensityModel, check_latent_dim
@@ -80,23 +80,26 @@ class _VAEBase(DensityModel):
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior mean :math:`\\mu(x)`, of shape ``(N, latent_dim)``."""
+        self._check_shape(x)
         return self.encoder(x)[0]
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Mean of :math:`p(x \\mid z)`, of shape ``z.shape[:-1] + event_shape``."""
+        self._check_latents(z, self.latent_dim)
         return self._observation(self.decoder(z)).mean
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:
         """:meth:`decode` of the posterior mean, or of one draw :math:`z \\sim q(z \\mid x)`."""
+        self._check_shape(x)
         loc, scale = self.encoder(x)
         return self.decode(loc + scale * torch.randn_like(scale) if sample else loc)
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
         """Means of :math:`p(x \\mid z)` for ``n`` prior draws; shape ``(n,) + event_shape``."""
-        return self.decode(torch.randn(n, self.latent_dim, device=self.device))
+        return self.decode(torch.randn(check_int("n", n, 0), self.latent_dim, device=self.device))
 
 
 @register_model("vae")

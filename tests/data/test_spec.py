@@ -137,7 +137,7 @@ def test_dataset_rejects_a_spec_of_another_shape():
 def test_fingerprint_is_short_stable_and_content_sensitive():
     x = torch.rand(50, 1, 6, 6, generator=torch.Generator().manual_seed(0))
     f = Dataset(x).fingerprint()
-    assert len(f) == 16 and int(f, 16) >= 0
+    assert len(f) == 16 and set(f) <= set("0123456789abcdef")   # 16 lower-case hex digits
     assert Dataset(x.clone(), torch.zeros(50, dtype=torch.long)).fingerprint() == f  # labels excluded
     assert Dataset(x.transpose(2, 3).contiguous().transpose(2, 3)).fingerprint() == f  # memory layout excluded
     y = x.clone()
