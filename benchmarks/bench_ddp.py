@@ -10,7 +10,9 @@ second rank itself), and the pairs are interleaved, alternating which goes first
 of examples per second sees the same machine. Reported: training examples per second (rank 0's
 epoch seconds, the time of the training steps only), the DDP/one ratio per pair and its median,
 the test ELBO of each run after the same epochs (``pyroml.evaluate``; under DDP sharded across
-the ranks and reduced), and the DDP communication settings used.
+the ranks and reduced), and the DDP communication settings used. With ``--ceiling``, also two
+independent one-process runs at the same time (variant ``two-at-once``, summed examples per
+second): the most two processes can gain on this machine at all, without any communication.
 
     python benchmarks/bench_ddp.py --quick
     python benchmarks/bench_ddp.py --data-dir ../shared/data             # 3 configs x 3 pairs x 3 epochs
@@ -94,18 +96,40 @@ def worker(args: argparse.Namespace) -> None:
                        "train_elbo": history.train_elbo[-1]}, f)
 
 
-def _run(args: argparse.Namespace, config: str, mode: str, workdir: str) -> Dict[str, Any]:
-    result = os.path.join(workdir, f"{config}-{mode}.json")
+def _command(args: argparse.Namespace, config: str, mode: str, result: str) -> List[str]:
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", mode, "--config", config, "--result", result,
            "--epochs", str(args.epochs), "--train-size", str(args.train_size), "--test-size", str(args.test_size)]
-    if args.data_dir:
-        cmd += ["--data-dir", args.data_dir]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    return cmd + (["--data-dir", args.data_dir] if args.data_dir else [])
+
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _run(args: argparse.Namespace, config: str, mode: str, workdir: str) -> Dict[str, Any]:
+    """One run in a fresh process (``mode``: ``one`` or a DDP variant); :returns: its result."""
+    result = os.path.join(workdir, f"{config}-{mode}.json")
+    res = subprocess.run(_command(args, config, mode, result), env=ENV, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(f"{config} {mode} failed:\n{res.stdout[-2000:]}\n{res.stderr[-4000:]}")
     with open(result) as f:
         return json.load(f)
+
+
+def _two_at_once(args: argparse.Namespace, config: str, workdir: str) -> Dict[str, Any]:
+    """Two independent one-process runs at the same time: their summed examples per second over
+    one run's alone is what two processes can gain on this machine at all (no communication)."""
+    results = [os.path.join(workdir, f"{config}-pair{i}.json") for i in range(2)]
+    procs = [subprocess.Popen(_command(args, config, "one", r), env=ENV, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for r in results]
+    for p in procs:
+        _, err = p.communicate()
+        if p.returncode != 0:
+            raise RuntimeError(f"{config} two-at-once failed:\n{err[-4000:]}")
+    runs = []
+    for r in results:
+        with open(r) as f:
+            runs.append(json.load(f))
+    return {"examples_per_s": sum(r["examples_per_s"] for r in runs), "test_elbo": runs[0]["test_elbo"]}
 
 
 def main() -> None:
@@ -118,6 +142,8 @@ def main() -> None:
     p.add_argument("--test-size", type=int, default=None, help="test examples (default 10000; --quick 1000)")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=["ddp"],
                    help="DDP set-ups to compare with one process (default: pyroml's ddp)")
+    p.add_argument("--ceiling", action="store_true",
+                   help="also time two independent one-process runs at once: what two processes can gain here")
     p.add_argument("--worker", choices=("one",) + VARIANTS, help=argparse.SUPPRESS)
     p.add_argument("--config", choices=list(CONFIGS), help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
@@ -132,15 +158,16 @@ def main() -> None:
     rows: List[Dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as workdir:
         for config in args.configs:
-            modes = ["one", *args.variants]
+            modes = ["one", *args.variants, *(["two-at-once"] if args.ceiling else [])]
             runs: Dict[str, List[Dict[str, Any]]] = {m: [] for m in modes}
             for i in range(pairs):
                 for mode in (modes if i % 2 == 0 else modes[::-1]):
-                    runs[mode].append(_run(args, config, mode, workdir))
+                    runs[mode].append(_two_at_once(args, config, workdir) if mode == "two-at-once"
+                                      else _run(args, config, mode, workdir))
                     print(f"{config} round {i + 1} {mode}: {runs[mode][-1]['examples_per_s']:.0f} examples/s, "
                           f"test ELBO {runs[mode][-1]['test_elbo']:.2f}", flush=True)
             model_name, batch_size = CONFIGS[config]
-            for variant in args.variants:
+            for variant in modes[1:]:
                 ratios = [d["examples_per_s"] / o["examples_per_s"] for o, d in zip(runs["one"], runs[variant])]
                 rows.append({"config": config, "variant": variant, "model": model_name, "global_batch": batch_size,
                              "one_examples_per_s": statistics.median(r["examples_per_s"] for r in runs["one"]),
