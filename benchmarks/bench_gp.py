@@ -2,7 +2,9 @@
 
     python benchmarks/bench_gp.py            # NUTS 4 x (500 + 500) both ways; BO over 20 seeds (~9 min)
     python benchmarks/bench_gp.py --quick    # NUTS 4 x (100 + 100); BO over 3 seeds (~2 min)
-    python benchmarks/bench_gp.py --sparse   # the sparse GP against the exact GP, N = 10^3 .. 10^5
+
+The sparse GP against the exact GP is ``benchmarks/bench_sparse_gp.py``; pyroml's NUTS against
+NumPyro's is ``benchmarks/bench_nuts.py``.
 
 1. NUTS speed, side by side in one process, chain by chain interleaved (ours, then the
    reference, with the same seed), so that a load change on a shared machine hits both:
@@ -171,45 +173,10 @@ def main(args):
                                         "bo_iterations": 10, "bo": bo_rows, "bo_random_designs": random_rows})
 
 
-def sparse_vs_exact(args) -> None:
-    """``--sparse``: the inducing-point GP (M = 128, 300 Adam steps) against the exact GP (MAP)
-    on y = sin(3 x1) + 0.5 cos(5 x2) + noise 0.1 in [0, 1]^2: seconds and test RMSE / NLPD where
-    both run (N <= 2000: the exact MAP costs O(N^3) per potential evaluation), the sparse GP alone
-    at N = 10^4 and 10^5."""
-    from pyroml.gp import GP, SparseGP
-    f = lambda X: torch.sin(3 * X[:, 0]) + 0.5 * torch.cos(5 * X[:, 1])  # noqa: E731
-    g = torch.Generator().manual_seed(0)
-    Xt = torch.rand(2000, 2, generator=g, dtype=torch.float64)
-    yt = f(Xt) + 0.1 * torch.randn(2000, generator=g, dtype=torch.float64)
-    rows = []
-    sizes = [1000, 2000] if args.quick else [1000, 2000, 10_000, 100_000]
-    for n in sizes:
-        X = torch.rand(n, 2, generator=g, dtype=torch.float64)
-        y = f(X) + 0.1 * torch.randn(n, generator=g, dtype=torch.float64)
-        for name in (["exact", "sparse"] if n <= 2000 else ["sparse"]):
-            t0 = time.perf_counter()
-            if name == "exact":
-                model = GP(X, y, kernel="rbf")
-                post = model.map_estimate(restarts=1, steps=30)
-                m, v = post.predict(Xt)
-            else:
-                sp = SparseGP(X, y, num_inducing=128, kernel="rbf").fit(steps=300, lr=0.03)
-                m, v = sp.predict(Xt)
-            secs = time.perf_counter() - t0
-            rmse = float(((m - yt) ** 2).mean().sqrt())
-            nlpd = float((0.5 * torch.log(2 * math.pi * v) + 0.5 * (yt - m) ** 2 / v).mean())
-            rows.append({"N": n, "model": name, "seconds": round(secs, 1), "test_rmse": round(rmse, 4),
-                         "test_nlpd": round(nlpd, 3)})
-            print(rows[-1], flush=True)
-    print_table(rows, ["N", "model", "seconds", "test_rmse", "test_nlpd"])
-    write_result(out_path(args, "gp_sparse"), {"machine": machine_info(args.threads), "rows": rows})
-
-
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_args(p)
     p.add_argument("--seeds", type=int, default=20, help="BO seeds in full mode (default 20)")
-    p.add_argument("--sparse", action="store_true", help="only the sparse-versus-exact GP benchmark")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    sparse_vs_exact(a) if a.sparse else main(a)
+    main(a)

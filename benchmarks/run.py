@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["bench_engine", "bench_evaluate", "bench_ppca_gmm", "bench_gmm_floor", "bench_tables", "bench_gp",
-           "bench_vae_quality", "bench_streaming", "bench_ddp"]
+           "bench_vae_quality", "bench_streaming", "bench_ddp", "bench_sparse_gp", "bench_nuts"]
 
 
 def main() -> int:

@@ -175,46 +175,15 @@ def evaluate(
         each scores its block of the data and the sums are added across the processes: every
         rank returns the report of the whole data set (Monte Carlo draws differ from one process's).
     """
-    if not isinstance(model, DensityModel):
-        raise TypeError(f"evaluate scores a pyroml density model (VAE, ConvVAE, PPCA, GMM or a DensityModel "
-                        f"subclass), got {type(model).__name__}")
-    check_int("elbo_particles", elbo_particles, 1)
-    if seed is not None:
-        check_int("seed", seed, 0)
-    if num_examples is not None and not is_stream(data):
-        raise ValueError("num_examples is for a streamed source (an IterableDataset); tensors and "
-                         "pyroml Datasets give their own length")
-    check_int("batch_size", batch_size, 1)
-    check_int("num_workers", num_workers, 0)
-    if iwae_k is not None:
-        check_int("iwae_k", iwae_k, 0)
+    _check_args(model, data, elbo_particles, iwae_k, batch_size, seed, num_examples, num_workers)
     model.eval()
     passes = _Passes(model, data, batch_size, num_examples, num_workers)
     if seed is not None:
         pyro.set_rng_seed(seed)
     t0 = time.perf_counter()
     elbo, _ = elbo_sum(model, ([xb] for xb in passes()), elbo_particles)
-    sq_mean = sq_sample = 0.0
-    numel = 0
-    latents = []
-    for xb in passes(collect_labels=True):
-        sq_mean += float(((model.reconstruct(xb) - xb) ** 2).sum())
-        sq_sample += float(((model.reconstruct(xb, sample=True) - xb) ** 2).sum())
-        latents.append(model.encode(xb).cpu())
-        numel += xb.numel()
-    ll: Optional[torch.Tensor]
-    method: Optional[str]
-    k: Optional[int]
-    if model.has_exact_log_likelihood:
-        ll = torch.cat([model.log_likelihood(xb) for xb in passes()])
-        method, k = "exact", None
-    elif iwae_k:
-        whole = passes.stream is None
-        ll = iwae_bound(model, passes.x.to(model.device), iwae_k) if whole else \
-            torch.cat([iwae_bound(model, xb, iwae_k) for xb in passes()])
-        method, k = "iwae", int(iwae_k)
-    else:
-        ll, method, k = None, None, None
+    sq_mean, sq_sample, numel, latents = _reconstructions(model, passes)
+    ll, method, k = _log_likelihood(model, passes, iwae_k)
     sums, z = passes.reduce([elbo, sq_mean, sq_sample, float(numel), 0.0 if ll is None else float(ll.sum())],
                             torch.cat(latents))
     elbo, sq_mean, sq_sample, pixels, ll_sum = sums
@@ -225,3 +194,48 @@ def evaluate(
         mse=sq_mean / pixels, mse_sample=sq_sample / pixels, seconds=time.perf_counter() - t0,
         latents=z, labels=passes.labels,
     )
+
+
+def _check_args(model: Any, data: Any, elbo_particles: Any, iwae_k: Any, batch_size: Any, seed: Any,
+                num_examples: Any, num_workers: Any) -> None:
+    """:func:`evaluate`'s arguments, before any work."""
+    if not isinstance(model, DensityModel):
+        raise TypeError(f"evaluate scores a pyroml density model (VAE, ConvVAE, PPCA, GMM or a DensityModel "
+                        f"subclass), got {type(model).__name__}")
+    check_int("elbo_particles", elbo_particles, 1)
+    check_int("batch_size", batch_size, 1)
+    check_int("num_workers", num_workers, 0)
+    if iwae_k is not None:
+        check_int("iwae_k", iwae_k, 0)
+    if seed is not None:
+        check_int("seed", seed, 0)
+    if num_examples is not None and not is_stream(data):
+        raise ValueError("num_examples is for a streamed source (an IterableDataset); tensors and "
+                         "pyroml Datasets give their own length")
+
+
+def _reconstructions(model: DensityModel, passes: _Passes) -> Tuple[float, float, int, List[torch.Tensor]]:
+    """Summed squared errors of the reconstructions at the posterior mean and at a posterior
+    sample, the number of values, and the latents of each batch (one pass; labels collected)."""
+    sq_mean = sq_sample = 0.0
+    numel = 0
+    latents = []
+    for xb in passes(collect_labels=True):
+        sq_mean += float(((model.reconstruct(xb) - xb) ** 2).sum())
+        sq_sample += float(((model.reconstruct(xb, sample=True) - xb) ** 2).sum())
+        latents.append(model.encode(xb).cpu())
+        numel += xb.numel()
+    return sq_mean, sq_sample, numel, latents
+
+
+def _log_likelihood(model: DensityModel, passes: _Passes, iwae_k: Optional[int]
+                    ) -> Tuple[Optional[torch.Tensor], Optional[str], Optional[int]]:
+    """``(log-likelihood per example, "exact" or "iwae", K)``, or ``(None, None, None)`` without one."""
+    if model.has_exact_log_likelihood:
+        return torch.cat([model.log_likelihood(xb) for xb in passes()]), "exact", None
+    if not iwae_k:
+        return None, None, None
+    whole = passes.stream is None
+    ll = iwae_bound(model, passes.x.to(model.device), iwae_k) if whole else \
+        torch.cat([iwae_bound(model, xb, iwae_k) for xb in passes()])
+    return ll, "iwae", int(iwae_k)

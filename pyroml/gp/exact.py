@@ -11,10 +11,10 @@ Model (``pyro.contrib.gp.models.GPRegression`` with ``PyroSample`` priors on the
 with :math:`f` integrated out: :math:`y \\mid \\theta \\sim \\mathcal N(0, K_\\theta + \\sigma_n^2 I)`.
 The hyperparameter posterior :math:`p(\\theta \\mid D)` comes from
 
-* :meth:`GP.sample_posterior`: NUTS (``pyro.infer.MCMC``) on the log marginal likelihood plus
-  log prior in float64 over :math:`\\log\\theta`, value and gradient in closed form
-  (:class:`pyroml.gp.potential.ClosedFormPotential`), several chains, with split R-hat and
-  effective sample size from ``pyro.ops.stats`` and the divergences of each chain; or
+* :meth:`GP.sample_posterior`: NUTS (:class:`pyroml.gp.nuts.LeanNUTS`, or Pyro's ``NUTS`` kernel)
+  on the log marginal likelihood plus log prior in float64 over :math:`\\log\\theta`, value and
+  gradient in closed form (:class:`pyroml.gp.potential.ClosedFormPotential`), several chains, with
+  split R-hat and effective sample size from ``pyro.ops.stats`` and the divergences of each chain; or
 * :meth:`GP.fit`: SVI through :func:`pyroml.fit` on the ``GPRegression`` model with a
   point-mass (MAP) or Gaussian guide on each hyperparameter; or
 * :meth:`GP.map_estimate`: L-BFGS on the log posterior from a few prior draws (fast, for BO).
@@ -35,11 +35,12 @@ import pyro.contrib.gp as gp
 import pyro.distributions as dist
 import torch
 from pyro.infer import Trace_ELBO
-from pyro.nn import PyroSample
 
 from pyroml import infer
 from pyroml._validation import check_choice, check_positive
-from pyroml.gp.kernels import HYPERS, KERNELS, Hypers, hyper_names, kernel_matrix, resolve_kernel
+from pyroml.gp.contrib import build_gpr, site_value
+from pyroml.gp.kernel_base import Kernel, base_hyper, hyper_kind
+from pyroml.gp.kernels import Hypers, hyper_names, kernel_matrix, resolve_kernel
 from pyroml.gp.linalg import pivoted_cholesky, robust_factor
 from pyroml.gp.posterior import Posterior, map_estimate, sample_nuts
 from pyroml.gp.potential import ClosedFormPotential
@@ -78,15 +79,6 @@ def _warn_scale(y: torch.Tensor) -> None:
                       stacklevel=3)
 
 
-def _site_value(trace: Any, name: str) -> torch.Tensor:
-    """Hyperparameter ``name``'s value (a 0-d tensor) in a guide trace; ``lengthscale_k`` is entry
-    ``k`` of the ARD site ``kernel.lengthscale``."""
-    if name.startswith("lengthscale_"):
-        return torch.as_tensor(trace.nodes["kernel.lengthscale"]["value"]).detach().reshape(-1)[int(name[12:])]
-    site = "noise" if name == "noise" else f"kernel.{name}"
-    return torch.as_tensor(trace.nodes[site]["value"]).detach().reshape(())
-
-
 class Conditional(NamedTuple):
     """The Gaussian conditional :math:`p(f_* \\mid x_*, D, \\theta_s)` for ``S`` settings:
     ``mean`` ``(S, M)``, ``var`` ``(S, M)`` (or the covariance ``(S, M, M)``) and ``noise`` ``(S,)``."""
@@ -114,13 +106,17 @@ class GP(infer.SVIModule):
     :param Tensor X: inputs of shape ``(N, d)`` (or ``(N,)``).
     :param Tensor y: targets of shape ``(N,)``.
     :param kernel: a name, ``"rbf"``, ``"matern32"``, ``"matern52"``, ``"exponential"`` or
-        ``"periodic"``, or an instance of the matching ``pyro.contrib.gp.kernels`` class
-        (``RBF``, ``Matern32``, ...) with ``input_dim = d``; priors set on the instance
+        ``"periodic"``, or sums and products of them (``"rbf+periodic"``, ``"rbf*periodic"``;
+        hyperparameters then named per part, ``"rbf.lengthscale"``, ``"periodic.period"``), or a
+        :class:`~pyroml.gp.kernels.Kernel` object (``RBF() + Periodic()``), or an instance of the
+        matching ``pyro.contrib.gp.kernels`` class (``RBF``, ``Matern32``, ..., their ``Sum`` and
+        ``Product``) with ``input_dim = d``; priors set on the instance
         (``k.lengthscale = PyroSample(dist.LogNormal(...))``) are used, its other values are not.
     :param float noise: a fixed observation-noise variance :math:`\\sigma_n^2`, in the units of
         ``y`` squared. Default ``None``: the noise is learned under ``noise_prior``.
     :param dict priors: hyperparameter name -> prior over its positive value, on the GP's working
-        scales (below); overrides the instance's and the library defaults,
+        scales (below), by kind (``"lengthscale"``: every part's) or per part of a composite kernel
+        (``"periodic.period"``); overrides the instance's and the library defaults,
         :func:`~pyroml.gp.default_priors`. LogNormal priors get the closed-form NUTS potential;
         others use autograd (slower). With ARD, ``"lengthscale"`` is the prior of each one.
     :param noise_prior: the prior of a learned noise variance (default LogNormal(-4, 1) on the
@@ -140,14 +136,15 @@ class GP(infer.SVIModule):
     :attr:`y` are the data as given, :attr:`Xt` and :attr:`yt` as the GP sees them.
     """
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, kernel: Union[str, gp.kernels.Kernel] = "rbf",
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, kernel: Union[str, Kernel, gp.kernels.Kernel] = "rbf",
                  noise: Optional[float] = None, priors: Optional[Mapping[str, Prior]] = None,
                  noise_prior: Optional[Prior] = None, jitter: float = 1e-10, *, noiseless: bool = False,
                  bounds: Any = None, normalize: bool = True, standardize: bool = True, ard: Optional[bool] = None):
         super().__init__()
         self.X, self.y = _check_xy(X, y)
         d = self.X.shape[1]
-        self.kernel_name, instance_priors = resolve_kernel(kernel, d)
+        spec = resolve_kernel(kernel, d)
+        self.kernel, self.kernel_name = spec.kernel, spec.name
         self.input_transform = UnitCube.identity(d) if not normalize else \
             (UnitCube.from_bounds(bounds, d) if bounds is not None else UnitCube.from_data(self.X))
         self.output_transform = Standardize.from_data(self.y) if standardize else Standardize.identity()
@@ -156,26 +153,29 @@ class GP(infer.SVIModule):
         self.Xt, self.yt = self.input_transform.forward(self.X), self.output_transform.forward(self.y)
         self.ard = d > 1 if ard is None else bool(ard)
         self.jitter = float(jitter)
-        unknown = set(priors or {}) - set(HYPERS[self.kernel_name])
+        given, defaults = dict(priors or {}), default_priors(d)
+        allowed = set(self.kernel.hypers) | {hyper_kind(h) for h in self.kernel.hypers}
+        unknown = set(given) - allowed
         if unknown:
             raise ValueError(f"priors given for {sorted(unknown)}, but the {self.kernel_name} kernel has "
-                             f"{list(HYPERS[self.kernel_name])}; for the noise use noise_prior=")
-        defaults = default_priors(d)
-        merged = {**defaults, **instance_priors, **(priors or {})}
-        self.priors = {h: as_float64(merged[h]) for h in HYPERS[self.kernel_name]}
+                             f"{sorted(allowed)}; for the noise use noise_prior=")
+        #: kernel hyperparameter (before ARD) -> prior: the user's by name, then by kind, then the instance's
+        self.priors = {h: as_float64(given.get(h, given.get(hyper_kind(h),
+                                                            spec.priors.get(h, defaults[hyper_kind(h)]))))
+                       for h in self.kernel.hypers}
         learned = noise_prior is not None or (noise is None and not noiseless)
         self.noise_prior = as_float64(noise_prior if noise_prior is not None else defaults["noise"]) \
             if learned else None
         scale2 = self.output_transform.scale ** 2
         self.noise = 1e-6 if noise is None else check_positive("noise (a positive variance)", noise) / scale2
-        self.hyper_names: List[str] = list(hyper_names(self.kernel_name, d, self.ard)) + (["noise"] if learned else [])
+        self.hyper_names: List[str] = list(hyper_names(self.kernel, d, self.ard)) + (["noise"] if learned else [])
         self.gpr = self._build_gpr()
 
     def prior(self, name: str) -> Prior:
         """The prior over hyperparameter ``name`` (one of :attr:`hyper_names`), over its positive value."""
         if name == "noise" and self.noise_prior is not None:
             return self.noise_prior
-        return self.priors["lengthscale" if name.startswith("lengthscale_") else name]
+        return self.priors[base_hyper(name)]
 
     def prior_draw(self) -> torch.Tensor:
         """:math:`\\log\\theta` drawn from the prior, clamped to [-4, 4] (a chain's start); shape ``(H,)``."""
@@ -183,22 +183,11 @@ class GP(infer.SVIModule):
 
     # ---- pyro.contrib.gp model: the SVI path ------------------------------------------
     def _build_gpr(self) -> gp.models.GPRegression:
-        # module-local parameters (as the engine runs it): nothing enters Pyro's global parameter
-        # store, so two GPs never share hyperparameters by name
-        with pyro.settings.context(module_local_params=True):
-            d = self.X.shape[1]
-            k = KERNELS[self.kernel_name](input_dim=d)
-            for h, prior in self.priors.items():
-                if h == "lengthscale" and "lengthscale" not in self.hyper_names:     # ARD: one per dimension
-                    prior = prior.expand([d]).to_event(1)
-                setattr(k, h, PyroSample(prior))
-            gpr = gp.models.GPRegression(self.Xt, self.yt, k, noise=torch.tensor(self.noise, dtype=torch.float64),
-                                         jitter=self.jitter)
-            if self.noise_prior is not None:
-                gpr.noise = PyroSample(self.noise_prior)  # type: ignore[assignment]
-            else:
-                gpr.noise_unconstrained.requires_grad_(False)
-            return gpr.double()
+        """The ``GPRegression`` of :func:`~pyroml.gp.contrib.build_gpr` (module-local parameters)."""
+        built = build_gpr(self.kernel, self.Xt, self.yt, self.prior, self.ard, self.noise, self.noise_prior,
+                          self.jitter)
+        self._sites, self._sampled = built.sites, built.sampled
+        return built.gpr
 
     def model(self, X: torch.Tensor, y: torch.Tensor) -> Any:
         """``GPRegression.model`` on (X, y): the marginal likelihood with hyperparameter priors."""
@@ -230,8 +219,8 @@ class GP(infer.SVIModule):
         check_choice("guide", guide, ("map", "normal"))
         self.gpr = self._build_gpr()
         family = dist.Delta if guide == "map" else dist.Normal
-        for h in self.priors:
-            self.gpr.kernel.autoguide(h, family)
+        for module, h in self._sampled:
+            module.autoguide(h, family)
         if self.noise_prior is not None:
             self.gpr.autoguide("noise", family)
         with pyro.settings.context(module_local_params=True):
@@ -242,7 +231,7 @@ class GP(infer.SVIModule):
         n = 1 if guide == "map" else num_draws
         with torch.no_grad(), pyro.settings.context(module_local_params=True):
             draws = [pyro.poutine.trace(self.gpr.guide).get_trace() for _ in range(n)]
-        samples = {h: torch.stack([_site_value(tr, h) for tr in draws]) for h in self.hyper_names}
+        samples = {h: torch.stack([site_value(tr, self._sites, h) for tr in draws]) for h in self.hyper_names}
         return Posterior(self, samples, diagnostics={"seconds": time.perf_counter() - t0, "method": f"SVI-{guide}"})
 
     # ---- the potential and NUTS --------------------------------------------------------
@@ -252,7 +241,7 @@ class GP(infer.SVIModule):
         hp = {h: theta[..., i].exp() for i, h in enumerate(self.hyper_names)}
         noise = hp.get("noise", torch.tensor(self.noise, dtype=theta.dtype))
         n = self.X.shape[0]
-        K = kernel_matrix(self.kernel_name, self.Xt, self.Xt, hp) + \
+        K = kernel_matrix(self.kernel, self.Xt, self.Xt, hp) + \
             (noise + self.jitter) * torch.eye(n, dtype=theta.dtype)
         L = torch.linalg.cholesky(K)
         a = torch.linalg.solve_triangular(L, self.yt[:, None], upper=False)
@@ -265,7 +254,7 @@ class GP(infer.SVIModule):
         params = [lognormal_params(self.prior(h)) for h in self.hyper_names]
         if any(p is None for p in params):
             return None
-        return ClosedFormPotential(self.kernel_name, self.Xt, self.yt, self.hyper_names,
+        return ClosedFormPotential(self.kernel, self.Xt, self.yt, self.hyper_names,
                                    [p for p in params if p is not None], self.noise, self.jitter)
 
     def potential_fn(self) -> Callable[[Dict[str, torch.Tensor]], torch.Tensor]:
@@ -275,23 +264,31 @@ class GP(infer.SVIModule):
 
     def sample_posterior(self, num_samples: int = 500, warmup_steps: int = 500, num_chains: int = 4,
                          seed: int = 0, progress: bool = False, init: Optional[Dict[str, float]] = None,
-                         **nuts_kwargs: Any) -> Posterior:
-        """Hyperparameter posterior by NUTS (``pyro.infer.MCMC``).
+                         sampler: str = "auto", **nuts_kwargs: Any) -> Posterior:
+        """Hyperparameter posterior by NUTS.
 
         Chains run one after another (on a couple of cores, processes cost more than they save),
-        each from its own prior draw of :math:`\\log\\theta` clamped to [-4, 4], or from ``init``,
-        through :func:`~pyroml.gp.run_chain` (Pyro's ``NUTS`` kernel stepped as
-        ``pyro.infer.MCMC`` steps it).
+        each from its own prior draw of :math:`\\log\\theta` clamped to [-4, 4], or from ``init``.
+        With LogNormal priors (the closed-form potential) the sampler is
+        :class:`~pyroml.gp.nuts.LeanNUTS`, NUTS with Stan's warm-up written in NumPy (several times
+        faster than Pyro's NUTS on a few points); otherwise, with ``sampler="pyro"``, or with
+        options it does not take, Pyro's ``NUTS`` kernel stepped as ``pyro.infer.MCMC`` steps it
+        (:func:`~pyroml.gp.run_chain`).
 
         :param int num_samples: kept samples per chain, after ``warmup_steps`` of step-size and
             mass-matrix adaptation.
         :param dict init: optional starting values (name -> positive float) for every chain.
-        :param nuts_kwargs: passed to ``pyro.infer.NUTS`` (e.g. ``target_accept_prob``).
+        :param str sampler: ``"auto"``, ``"numpy"`` (:class:`~pyroml.gp.nuts.LeanNUTS`; an error
+            where it cannot run) or ``"pyro"``.
+        :param nuts_kwargs: ``target_accept_prob``, ``max_tree_depth``, ``step_size`` (the initial
+            one) for either sampler; anything else goes to ``pyro.infer.NUTS``.
         :returns: a :class:`Posterior` with ``num_chains * num_samples`` samples and, per
             hyperparameter, split R-hat and effective sample size (``pyro.ops.stats``, on the log
             scale), plus the divergences and the adapted step size of each chain.
+        :raises NUTSInterrupted: on Ctrl-C (a ``KeyboardInterrupt``), with the draws made so far
+            as its ``posterior``.
         """
-        return sample_nuts(self, num_samples, warmup_steps, num_chains, seed, progress, init, **nuts_kwargs)
+        return sample_nuts(self, num_samples, warmup_steps, num_chains, seed, progress, init, sampler, **nuts_kwargs)
 
     def map_estimate(self, restarts: int = 5, steps: int = 60, seed: int = 0) -> Posterior:
         """Maximum a posteriori hyperparameters: L-BFGS on :meth:`potential` from ``restarts``
@@ -309,13 +306,13 @@ class GP(infer.SVIModule):
         if missing:
             raise ValueError(f"hyperparameter values missing for {sorted(missing)}")
         hp = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1) for k, v in hypers.items()}
-        noise = hp.get("noise", torch.full_like(hp["variance"], self.noise))
+        noise = hp.get("noise", torch.full_like(next(iter(hp.values())), self.noise))
         n = self.X.shape[0]
         X_new = self.input_transform.forward(X_new)
-        K = kernel_matrix(self.kernel_name, self.Xt, self.Xt, hp) + \
+        K = kernel_matrix(self.kernel, self.Xt, self.Xt, hp) + \
             (noise + self.jitter)[:, None, None] * torch.eye(n, dtype=torch.float64)
         L = torch.linalg.cholesky(K)                                           # (S, N, N)
-        A = torch.linalg.solve_triangular(L, kernel_matrix(self.kernel_name, self.Xt, X_new, hp), upper=False)
+        A = torch.linalg.solve_triangular(L, kernel_matrix(self.kernel, self.Xt, X_new, hp), upper=False)
         b = torch.linalg.solve_triangular(L, self.yt.expand(L.shape[0], n)[..., None], upper=False)
         return _Solved(X_new, hp, noise, (A * b).sum(-2), A)
 
@@ -330,9 +327,9 @@ class GP(infer.SVIModule):
         X_new, hp, noise, mean, A = self._solve(X_new, hypers)
         out = self.output_transform
         if full_cov:
-            cov = kernel_matrix(self.kernel_name, X_new, X_new, hp) - A.transpose(-1, -2) @ A
+            cov = kernel_matrix(self.kernel, X_new, X_new, hp) - A.transpose(-1, -2) @ A
         else:                                 # every kernel here is stationary: k(x, x) = variance
-            cov = (hp["variance"][:, None] - (A * A).sum(-2)).clamp_min(0)
+            cov = (self.kernel.diag(hp)[:, None] - (A * A).sum(-2)).clamp_min(0)
         return Conditional(out.inverse_mean(mean), out.inverse_variance(cov), out.inverse_variance(noise))
 
     @torch.no_grad()
@@ -365,14 +362,14 @@ class GP(infer.SVIModule):
         draws = []
         for s in range(mean.shape[0]):
             hs = {k: v[s] for k, v in hp.items()}
-            var, As = float(hs["variance"]), A[s]
-            column = lambda j: kernel_matrix(self.kernel_name, X_new, X_new[j:j + 1], hs)[:, 0] - As.T @ As[:, j]  # noqa: E731,B023
+            var, As = float(self.kernel.diag(hs)), A[s]
+            column = lambda j: kernel_matrix(self.kernel, X_new, X_new[j:j + 1], hs)[:, 0] - As.T @ As[:, j]  # noqa: E731,B023
             low_rank = pivoted_cholesky((var - (As * As).sum(0)).clamp_min(0), column, 1e-10 * var, min(M // 4, 512))
             if low_rank is not None:
                 L, resid = low_rank
                 eps = torch.randn(L.shape[1] + M, generator=generator, dtype=torch.float64)
                 draws.append(mean[s] + L @ eps[:L.shape[1]] + resid.sqrt() * eps[L.shape[1]:])
                 continue
-            L = robust_factor(kernel_matrix(self.kernel_name, X_new, X_new, hs) - As.T @ As, var)
+            L = robust_factor(kernel_matrix(self.kernel, X_new, X_new, hs) - As.T @ As, var)
             draws.append(mean[s] + L @ torch.randn(M, generator=generator, dtype=torch.float64))
         return self.output_transform.inverse_mean(torch.stack(draws))

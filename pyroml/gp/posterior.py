@@ -9,9 +9,11 @@ its predictive averages the GP's Gaussian conditional over them (law of total va
     \\mathrm{Var}[y_* \\mid D] = \\tfrac1S \\sum_s \\big(v_s(x_*) + \\sigma_n^2\\big)
       + \\mathrm{Var}_s\\big[m_s(x_*)\\big].
 
-:func:`sample_nuts` runs Pyro's ``NUTS`` kernel chain by chain through :func:`run_chain` on the
-GP's potential (closed form where the priors allow, see :mod:`pyroml.gp.potential`);
-:func:`map_estimate` minimises the same potential by L-BFGS.
+:func:`sample_nuts` runs NUTS chain by chain on the GP's potential: the NumPy sampler
+:class:`~pyroml.gp.nuts.LeanNUTS` on the closed-form potential (LogNormal priors, see
+:mod:`pyroml.gp.potential`), else Pyro's ``NUTS`` kernel through :func:`run_chain`; interrupted, it
+raises :class:`NUTSInterrupted` with the draws made so far. :func:`map_estimate` minimises the
+same potential by L-BFGS.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+import numpy as np
 import pyro
 import torch
 from pyro.infer import NUTS
@@ -28,14 +31,16 @@ from pyro.infer.mcmc.mcmc_kernel import MCMCKernel
 from pyro.ops.stats import effective_sample_size, split_gelman_rubin
 from tqdm.auto import tqdm
 
-from pyroml._validation import check_int
+from pyroml._validation import check_choice, check_fraction, check_int, check_positive
 from pyroml.gp.kernels import Hypers
-from pyroml.gp.potential import direct_gradients
+from pyroml.gp.nuts import LeanNUTS, run_lean_chain
+from pyroml.gp.potential import ClosedFormPotential, direct_gradients
 
 if TYPE_CHECKING:                                     # for annotations only: exact.py imports this module
     from pyroml.gp.exact import GP
 
-__all__ = ["Posterior", "ChainResult", "run_chain", "sample_nuts", "map_estimate"]
+__all__ = ["Posterior", "ChainResult", "ChainInterrupted", "NUTSInterrupted", "run_chain", "sample_nuts",
+           "map_estimate", "LEAN_OPTIONS"]
 
 
 @dataclass
@@ -89,10 +94,11 @@ class Posterior:
     def table(self) -> str:
         """The diagnostics as a text table."""
         s = self.summary()
-        lines = [f"{'parameter':<12} {'mean':>10} {'std':>10} {'r_hat':>7} {'ess':>8}"]
+        w = max(12, *(len(h) for h in self.gp.hyper_names))
+        lines = [f"{'parameter':<{w}} {'mean':>10} {'std':>10} {'r_hat':>7} {'ess':>8}"]
         for h in self.gp.hyper_names:
             r, e = s.get(f"{h}_r_hat", math.nan), s.get(f"{h}_ess", math.nan)
-            lines.append(f"{h:<12} {s[f'{h}_mean']:>10.4g} {s[f'{h}_std']:>10.4g} {r:>7.3f} {e:>8.1f}")
+            lines.append(f"{h:<{w}} {s[f'{h}_mean']:>10.4g} {s[f'{h}_std']:>10.4g} {r:>7.3f} {e:>8.1f}")
         if "divergences" in self.diagnostics:
             lines.append(f"divergences per chain: {self.diagnostics['divergences']}; "
                          f"{self.diagnostics['seconds']:.1f} s")
@@ -135,9 +141,35 @@ def run_chain(kernel: MCMCKernel, initial_params: Dict[str, torch.Tensor], num_s
                     for k, v in params.items():
                         kept[k].append(v.clone())
             divergences = list(kernel.diagnostics().get("divergences", []))
+        except KeyboardInterrupt as e:              # keep the draws made so far
+            raise ChainInterrupted({k: torch.stack(v) if v else torch.empty(0) for k, v in kept.items()}) from e
         finally:
             kernel.cleanup()
     return ChainResult({k: torch.stack(v) for k, v in kept.items()}, divergences)
+
+
+class ChainInterrupted(KeyboardInterrupt):
+    """A chain interrupted (Ctrl-C): still a ``KeyboardInterrupt``, with the ``draws`` kept after
+    the warm-up so far (site -> tensor ``(k,) + site shape``, ``k`` possibly 0)."""
+
+    def __init__(self, draws: Dict[str, torch.Tensor]):
+        super().__init__("chain interrupted")
+        self.draws = draws
+
+
+class NUTSInterrupted(KeyboardInterrupt):
+    """Raised by :meth:`GP.sample_posterior` when interrupted (Ctrl-C): still a
+    ``KeyboardInterrupt`` (a script stops), carrying the draws made so far as :attr:`posterior`,
+    a :class:`Posterior` of every complete chain and the kept draws of the interrupted one
+    (``None`` when no draw was kept yet: interrupted in the first chain's warm-up).
+
+    :ivar completed_chains: chains run to the end; :ivar num_chains: chains asked for.
+    """
+
+    def __init__(self, posterior: Optional[Posterior], completed_chains: int, num_chains: int):
+        draws = posterior.num_samples if posterior is not None else 0
+        super().__init__(f"NUTS interrupted after {completed_chains} of {num_chains} chains; {draws} draws kept")
+        self.posterior, self.completed_chains, self.num_chains = posterior, completed_chains, num_chains
 
 
 def _log_scale_diagnostics(names: Sequence[str], theta: torch.Tensor) -> Dict[str, Dict[str, float]]:
@@ -153,35 +185,104 @@ def _log_scale_diagnostics(names: Sequence[str], theta: torch.Tensor) -> Dict[st
     return out
 
 
+#: NUTS options the NumPy sampler takes; any other sends :func:`sample_nuts` to Pyro's NUTS
+LEAN_OPTIONS = frozenset({"target_accept_prob", "max_tree_depth", "step_size"})
+
+
+def _lean_chain(closed: ClosedFormPotential, start: torch.Tensor, num_samples: int, warmup_steps: int, seed: int,
+                kept: List[np.ndarray], progress: Optional[str], **options: Any) -> Tuple[torch.Tensor, int, float]:
+    """One chain of :class:`~pyroml.gp.nuts.LeanNUTS`: ``(draws (S, H), divergences, step size)``;
+    the draws after the warm-up are appended to ``kept`` as they come."""
+    sampler = LeanNUTS(closed, rng=np.random.default_rng(seed), **options)
+    bar = tqdm(total=warmup_steps + num_samples, desc=progress, leave=False) if progress else None
+
+    def on_draw(i: int, z: np.ndarray) -> None:
+        if i >= warmup_steps:
+            kept.append(z)
+        if bar is not None:
+            bar.update()
+    try:
+        draws = run_lean_chain(sampler, start.numpy(), num_samples, warmup_steps, on_draw)
+    finally:
+        if bar is not None:
+            bar.close()
+    return torch.from_numpy(draws), len(sampler.divergences), float(sampler.step_size or 0.0)
+
+
+def _posterior(gp: GP, chains: List[torch.Tensor], partial: Optional[torch.Tensor], diags: Dict[str, Any]
+               ) -> Optional[Posterior]:
+    """A :class:`Posterior` of complete ``chains`` (each ``(S, H)``) and the ``partial`` draws of
+    an interrupted one (``(k, H)``); ``None`` if there are no draws at all."""
+    parts = chains + ([partial] if partial is not None and len(partial) else [])
+    if not parts:
+        return None
+    theta = torch.stack(chains) if chains else parts[0][None]            # (C, S, H) with S equal
+    if theta.shape[1] >= 4:
+        diags.update(_log_scale_diagnostics(gp.hyper_names, theta))
+    values, every = theta.exp(), torch.cat(parts).exp()
+    return Posterior(gp, {h: every[:, i] for i, h in enumerate(gp.hyper_names)},
+                     {h: values[..., i] for i, h in enumerate(gp.hyper_names)}, diags)
+
+
 def sample_nuts(gp: GP, num_samples: int = 500, warmup_steps: int = 500, num_chains: int = 4, seed: int = 0,
-                progress: bool = False, init: Optional[Dict[str, float]] = None, **nuts_kwargs: Any) -> Posterior:
+                progress: bool = False, init: Optional[Dict[str, float]] = None, sampler: str = "auto",
+                **nuts_kwargs: Any) -> Posterior:
     """The hyperparameter posterior of ``gp`` by NUTS; see :meth:`GP.sample_posterior`.
 
     :returns: a :class:`Posterior` with ``num_chains * num_samples`` samples.
+    :raises NUTSInterrupted: on Ctrl-C, carrying the draws made so far.
     """
     check_int("num_samples", num_samples, 1)
     check_int("warmup_steps", warmup_steps, 0)
     check_int("num_chains", num_chains, 1)
+    check_choice("sampler", sampler, ("auto", "numpy", "pyro"))
+    if "target_accept_prob" in nuts_kwargs:
+        accept = check_fraction("target_accept_prob", nuts_kwargs["target_accept_prob"])
+        if not 0.0 < accept < 1.0:
+            raise ValueError(f"target_accept_prob must be strictly between 0 and 1, got {accept!r}")
+    if "max_tree_depth" in nuts_kwargs:
+        check_int("max_tree_depth", nuts_kwargs["max_tree_depth"], 1)
+    if "step_size" in nuts_kwargs:
+        check_positive("step_size", nuts_kwargs["step_size"])
     t0 = time.perf_counter()
+    closed = gp.closed_form_potential() if sampler != "pyro" else None
+    lean = closed is not None and set(nuts_kwargs) <= LEAN_OPTIONS
+    if sampler == "numpy" and not lean:
+        raise ValueError(f"sampler='numpy' needs LogNormal priors (the closed-form potential) and options among "
+                         f"{sorted(LEAN_OPTIONS)}, got {sorted(nuts_kwargs)}; use sampler='pyro'")
     potential = gp.potential_fn()
-    chains, divergences, step_sizes = [], [], []
-    for c in range(num_chains):
-        pyro.set_rng_seed(seed * 1000 + c)
-        start = gp.prior_draw() if init is None else \
-            torch.tensor([math.log(float(init[h])) for h in gp.hyper_names], dtype=torch.float64)
-        kernel = NUTS(potential_fn=potential, **nuts_kwargs)
-        with direct_gradients():
-            chain = run_chain(kernel, {"theta": start}, num_samples, warmup_steps,
-                              progress=f"chain {c + 1}/{num_chains}" if progress else None)
-        chains.append(chain.draws["theta"])
-        divergences.append(len(chain.divergences))
-        step_sizes.append(float(kernel.step_size))
-    theta = torch.stack(chains)                                          # (C, S, H)
-    values = theta.exp()
-    diags: Dict[str, Any] = {"method": "NUTS", "divergences": divergences, "step_size": step_sizes,
-                             "seconds": time.perf_counter() - t0, **_log_scale_diagnostics(gp.hyper_names, theta)}
-    return Posterior(gp, {h: values[..., i].reshape(-1) for i, h in enumerate(gp.hyper_names)},
-                     {h: values[..., i] for i, h in enumerate(gp.hyper_names)}, diags)
+    chains: List[torch.Tensor] = []
+    divergences, step_sizes, kept = [], [], []  # type: ignore[var-annotated]
+    try:
+        for c in range(num_chains):
+            pyro.set_rng_seed(seed * 1000 + c)
+            start = gp.prior_draw() if init is None else \
+                torch.tensor([math.log(float(init[h])) for h in gp.hyper_names], dtype=torch.float64)
+            label = f"chain {c + 1}/{num_chains}" if progress else None
+            kept = []
+            if lean:
+                assert closed is not None
+                draws, div, eps = _lean_chain(closed, start, num_samples, warmup_steps, seed * 1000 + c, kept, label,
+                                              **nuts_kwargs)
+            else:
+                kernel = NUTS(potential_fn=potential, **nuts_kwargs)
+                with direct_gradients():
+                    chain = run_chain(kernel, {"theta": start}, num_samples, warmup_steps, progress=label)
+                draws, div, eps = chain.draws["theta"], len(chain.divergences), float(kernel.step_size)
+            chains.append(draws)
+            divergences.append(div)
+            step_sizes.append(eps)
+    except KeyboardInterrupt as e:
+        partial = e.draws["theta"] if isinstance(e, ChainInterrupted) else \
+            (torch.from_numpy(np.stack(kept)) if kept else None)
+        diags = {"method": "NUTS", "interrupted": True, "divergences": divergences, "step_size": step_sizes,
+                 "seconds": time.perf_counter() - t0}
+        raise NUTSInterrupted(_posterior(gp, chains, partial, diags), len(chains), num_chains) from e
+    diags = {"method": "NUTS", "sampler": "numpy" if lean else "pyro", "divergences": divergences,
+             "step_size": step_sizes, "seconds": time.perf_counter() - t0}
+    post = _posterior(gp, chains, None, diags)
+    assert post is not None
+    return post
 
 
 def map_estimate(gp: GP, restarts: int = 5, steps: int = 60, seed: int = 0) -> Posterior:
@@ -210,7 +311,7 @@ def map_estimate(gp: GP, restarts: int = 5, steps: int = 60, seed: int = 0) -> P
             return theta.new_tensor(min(value, 1e300))
         try:
             opt.step(closure)
-            val = float(gp.potential(theta).detach())
+            val = closed(theta.detach().tolist())[0] if closed is not None else float(gp.potential(theta).detach())
         except (RuntimeError, ValueError):  # a Cholesky failure far out in the tails: skip this start
             continue
         if math.isfinite(val) and val < best_val:

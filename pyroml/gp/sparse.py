@@ -27,12 +27,13 @@ With :math:`Z = X` it is the exact GP's (tested).
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 
 from pyroml.gp.exact import _check_xy
-from pyroml.gp.kernels import get_kernel, hyper_names, kernel_matrix
+from pyroml.gp.kernel_base import Kernel, base_hyper, hyper_kind
+from pyroml.gp.kernels import hyper_names, kernel_matrix, resolve_kernel
 from pyroml.gp.priors import as_float64, default_priors
 from pyroml.gp.transforms import Standardize, UnitCube
 
@@ -44,34 +45,37 @@ class SparseGP:
 
     :param Tensor X: inputs ``(N, d)``; ``y``: targets ``(N,)``.
     :param int num_inducing: :math:`M`, started at a random subset of the inputs.
-    :param str kernel: a kernel name (:data:`pyroml.gp.KERNELS`).
+    :param kernel: a kernel name or spec (``"rbf"``, ``"rbf+periodic"``), a
+        :class:`~pyroml.gp.kernels.Kernel` or a ``pyro.contrib.gp`` instance, as for :class:`~pyroml.gp.GP`
+        (priors set on an instance are used).
     :param float noise: a fixed noise variance in ``y``'s units squared (default: learned).
     :param bool noiseless: noise fixed at :math:`10^{-6}` of the working scale.
     :param bounds, normalize, standardize, ard: as for :class:`~pyroml.gp.GP`.
     """
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, num_inducing: int = 128, kernel: str = "matern52",
-                 noise: Optional[float] = None, noiseless: bool = False, bounds: Any = None, normalize: bool = True,
-                 standardize: bool = True, ard: Optional[bool] = None, jitter: float = 1e-6, seed: int = 0):
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, num_inducing: int = 128,
+                 kernel: Union[str, Kernel, Any] = "matern52", noise: Optional[float] = None, noiseless: bool = False,
+                 bounds: Any = None, normalize: bool = True, standardize: bool = True, ard: Optional[bool] = None,
+                 jitter: float = 1e-6, seed: int = 0):
         self.X, self.y = _check_xy(X, y)
         N, d = self.X.shape
-        get_kernel(kernel)
-        self.kernel_name, self.jitter = kernel, float(jitter)
+        spec = resolve_kernel(kernel, d)
+        self.kernel, self.kernel_name, self.jitter = spec.kernel, spec.name, float(jitter)
         self.input_transform = UnitCube.identity(d) if not normalize else \
             (UnitCube.from_bounds(bounds, d) if bounds is not None else UnitCube.from_data(self.X))
         self.output_transform = Standardize.from_data(self.y) if standardize else Standardize.identity()
         self.Xt, self.yt = self.input_transform.forward(self.X), self.output_transform.forward(self.y)
         self.learn_noise = noise is None and not noiseless
         self.noise = 1e-6 if noise is None else float(noise) / self.output_transform.scale ** 2
-        self.hyper_names = list(hyper_names(kernel, d, d > 1 if ard is None else ard)) + \
+        self.hyper_names = list(hyper_names(self.kernel, d, d > 1 if ard is None else ard)) + \
             (["noise"] if self.learn_noise else [])
         priors = default_priors(d)
-        self.priors = {h: as_float64(priors["lengthscale" if h.startswith("lengthscale") else h])
-                       for h in self.hyper_names}
+        self.priors = {h: as_float64(spec.priors.get(base_hyper(h), priors[hyper_kind(h)])) for h in self.hyper_names}
         g = torch.Generator().manual_seed(seed)
         self.Z = self.Xt[torch.randperm(N, generator=g)[:min(num_inducing, N)]].clone()
-        start = {"noise": math.log(0.01), "variance": 0.0}        # lengthscales start at 0.2 cube widths
-        self.log_hypers = {h: torch.tensor(start.get(h, math.log(0.2)), dtype=torch.float64) for h in self.priors}
+        start = {"noise": math.log(0.01), "variance": 0.0}        # lengthscales (and periods) at 0.2 cube widths
+        self.log_hypers = {h: torch.tensor(start.get(hyper_kind(h), math.log(0.2)), dtype=torch.float64)
+                           for h in self.priors}
 
     def _hypers(self, log_h: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], torch.Tensor]:
         h = {k: v.exp() for k, v in log_h.items()}
@@ -86,14 +90,14 @@ class SparseGP:
         Z = self.Z if Z is None else Z
         h, noise = self._hypers(log_h)
         N, M = self.Xt.shape[0], Z.shape[0]
-        L = torch.linalg.cholesky(kernel_matrix(self.kernel_name, Z, Z, h)
+        L = torch.linalg.cholesky(kernel_matrix(self.kernel, Z, Z, h)
                                   + self.jitter * torch.eye(M, dtype=torch.float64))
-        A = torch.linalg.solve_triangular(L, kernel_matrix(self.kernel_name, Z, self.Xt, h), upper=False) / noise.sqrt()
+        A = torch.linalg.solve_triangular(L, kernel_matrix(self.kernel, Z, self.Xt, h), upper=False) / noise.sqrt()
         LB = torch.linalg.cholesky(torch.eye(M, dtype=torch.float64) + A @ A.T)
         c = torch.linalg.solve_triangular(LB, (A @ self.yt)[:, None], upper=False)[:, 0] / noise.sqrt()
         return (-0.5 * N * torch.log(2 * math.pi * noise) - LB.diagonal().log().sum()
                 - 0.5 * (self.yt @ self.yt) / noise + 0.5 * (c @ c)
-                - 0.5 * N * h["variance"] / noise + 0.5 * (A * A).sum())   # stationary: tr K_ff = N sigma_f^2
+                - 0.5 * N * self.kernel.diag(h) / noise + 0.5 * (A * A).sum())   # stationary: tr K_ff = N k(x, x)
 
     def log_prior(self, log_h: Dict[str, torch.Tensor]) -> torch.Tensor:
         """:math:`\\log p(\\theta)` on the log scale (a LogNormal prior is Normal there)."""
@@ -121,20 +125,20 @@ class SparseGP:
         """Predictive mean and variance at ``X_new`` ``(P, d)`` on ``y``'s scale, in batches; ``(P,)`` each."""
         h, noise = self._hypers(self.log_hypers)
         M = self.Z.shape[0]
-        L = torch.linalg.cholesky(kernel_matrix(self.kernel_name, self.Z, self.Z, h)
+        L = torch.linalg.cholesky(kernel_matrix(self.kernel, self.Z, self.Z, h)
                                   + self.jitter * torch.eye(M, dtype=torch.float64))
-        A = torch.linalg.solve_triangular(L, kernel_matrix(self.kernel_name, self.Z, self.Xt, h), upper=False)
+        A = torch.linalg.solve_triangular(L, kernel_matrix(self.kernel, self.Z, self.Xt, h), upper=False)
         A = A / noise.sqrt()
         LB = torch.linalg.cholesky(torch.eye(M, dtype=torch.float64) + A @ A.T)
         c = torch.linalg.solve_triangular(LB, (A @ self.yt)[:, None], upper=False)[:, 0] / noise.sqrt()
         X_new = self.input_transform.forward((X_new[:, None] if X_new.dim() == 1 else X_new).to(torch.float64))
         means, variances = [], []
         for i in range(0, X_new.shape[0], batch_size):
-            t1 = torch.linalg.solve_triangular(L, kernel_matrix(self.kernel_name, self.Z, X_new[i:i + batch_size], h),
+            t1 = torch.linalg.solve_triangular(L, kernel_matrix(self.kernel, self.Z, X_new[i:i + batch_size], h),
                                                upper=False)
             t2 = torch.linalg.solve_triangular(LB, t1, upper=False)
             means.append(t2.T @ c)
-            var = h["variance"] - (t1 * t1).sum(0) + (t2 * t2).sum(0)
+            var = self.kernel.diag(h) - (t1 * t1).sum(0) + (t2 * t2).sum(0)
             variances.append(var.clamp_min(0) + (0 if noiseless else noise))
         out = self.output_transform
         return out.inverse_mean(torch.cat(means)), out.inverse_variance(torch.cat(variances))

@@ -39,10 +39,10 @@ def test_direct_gradients_give_the_same_chain_as_autograd(monkeypatch):
     import pyroml.gp.posterior as gp_module
     X, y = data()
     before = integrator.potential_grad
-    direct = GP(X, y, noise=1e-4).sample_posterior(20, 20, num_chains=1, seed=5)
+    direct = GP(X, y, noise=1e-4).sample_posterior(20, 20, num_chains=1, seed=5, sampler="pyro")
     assert integrator.potential_grad is before
     monkeypatch.setattr(gp_module, "direct_gradients", contextlib.nullcontext)
-    plain = GP(X, y, noise=1e-4).sample_posterior(20, 20, num_chains=1, seed=5)
+    plain = GP(X, y, noise=1e-4).sample_posterior(20, 20, num_chains=1, seed=5, sampler="pyro")
     for h in direct.samples:
         assert torch.allclose(direct.samples[h], plain.samples[h], rtol=1e-10, atol=0)
 
