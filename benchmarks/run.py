@@ -10,6 +10,7 @@ passed to every script (e.g. ``-- --data-dir ../shared/data``).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 import time
@@ -18,6 +19,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["bench_engine", "bench_evaluate", "bench_ppca_gmm", "bench_gmm_floor", "bench_tables", "bench_gp",
            "bench_vae_quality", "bench_streaming", "bench_ddp", "bench_sparse_gp", "bench_nuts"]
+#: scripts whose whole point is a reference from the ``bench`` extra: skipped, saying so, without it
+NEEDS = {"bench_nuts": "numpyro"}
 
 
 def main() -> int:
@@ -32,6 +35,9 @@ def main() -> int:
         script = HERE / f"{name}.py"
         if not script.exists():
             print(f"== {name}: missing, skipped")
+            continue
+        if name in NEEDS and importlib.util.find_spec(NEEDS[name]) is None:
+            print(f"== {name}: skipped, needs {NEEDS[name]} (pip install -e .[bench])")
             continue
         cmd = [sys.executable, str(script), *(["--quick"] if args.quick else []), *extra]
         print(f"== {name}: {' '.join(cmd[1:])}", flush=True)
