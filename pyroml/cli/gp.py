@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict
 
+from pyroml.cli.common import fraction, int_at_least, output_folder
 from pyroml.gp import KERNELS, NUTSInterrupted, Posterior, get_kernel
 from pyroml.io import write_json
 from pyroml.studies.gp_problem import run_gp_fit
@@ -30,15 +31,15 @@ def _kernel(spec: str) -> str:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of ``pyroml gp`` and ``examples/gp_fit.py``."""
-    p.add_argument("--num-samples", type=int, default=500, help="NUTS samples per chain (default 500)")
-    p.add_argument("--warmup", type=int, default=500, help="NUTS warm-up steps per chain (default 500)")
-    p.add_argument("--chains", type=int, default=4, help="chains (default 4)")
+    p.add_argument("--num-samples", type=int_at_least(1), default=500, help="NUTS samples per chain (default 500)")
+    p.add_argument("--warmup", type=int_at_least(0), default=500, help="NUTS warm-up steps per chain (default 500)")
+    p.add_argument("--chains", type=int_at_least(1), default=4, help="chains (default 4)")
     p.add_argument("--kernel", default="rbf", type=_kernel,
                    help=f"one of {', '.join(sorted(KERNELS))}, or sums and products of them such as "
                         f"'rbf+periodic' (default rbf)")
     p.add_argument("--out", default="runs/gp", help="output folder (default runs/gp)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--target-accept", type=float, default=0.9,
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
+    p.add_argument("--target-accept", type=fraction, default=0.9,
                    help="NUTS target acceptance probability (default 0.9: no divergences on the study's posterior)")
     p.add_argument("--device", default="cpu", help="accepted for symmetry; GP work runs on the CPU in float64")
     p.add_argument("--data-dir", default=None, help="unused: the study's problem is built in")
@@ -57,6 +58,7 @@ def partial_metrics(e: NUTSInterrupted, args: argparse.Namespace) -> Dict[str, A
 def run(args: argparse.Namespace) -> int:
     """Run :func:`~pyroml.studies.gp_problem.run_gp_fit` as the flags say; on Ctrl-C write the
     draws made so far and return 130 (see the module docstring)."""
+    output_folder(Path(args.out), overwrite=True)  # a file, or no permission: said before any sampling
     try:
         run_gp_fit(kernel=args.kernel, num_samples=args.num_samples, warmup=args.warmup, chains=args.chains,
                    seed=args.seed, out=args.out, target_accept=args.target_accept)

@@ -152,7 +152,7 @@ class GP(infer.SVIModule):
             _warn_scale(self.y)
         self.Xt, self.yt = self.input_transform.forward(self.X), self.output_transform.forward(self.y)
         self.ard = d > 1 if ard is None else bool(ard)
-        self.jitter = float(jitter)
+        self.jitter = check_positive("jitter", jitter, allow_zero=True)
         given, defaults = dict(priors or {}), default_priors(d)
         allowed = set(self.kernel.hypers) | {hyper_kind(h) for h in self.kernel.hypers}
         unknown = set(given) - allowed
@@ -302,6 +302,8 @@ class GP(infer.SVIModule):
         X_new = X_new.to(torch.float64)
         if X_new.shape[1] != self.X.shape[1]:
             raise ValueError(f"X_new has {X_new.shape[1]} columns, the data {self.X.shape[1]}")
+        if not bool(torch.isfinite(X_new).all()):
+            raise ValueError("X_new holds NaN or infinite values; pass finite inputs")
         missing = set(self.hyper_names) - set(hypers)
         if missing:
             raise ValueError(f"hyperparameter values missing for {sorted(missing)}")

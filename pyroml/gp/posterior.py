@@ -74,6 +74,7 @@ class Posterior:
                          ) -> torch.Tensor:
         """``n`` joint draws of :math:`f_*` at ``X_new``, each under a hyperparameter sample drawn
         at random from the posterior; shape ``(n, M)``."""
+        check_int("n", n, 1)
         idx = torch.randint(self.num_samples, (n,), generator=generator)
         return self.gp.sample_functions(X_new, {k: v[idx] for k, v in self.samples.items()}, generator=generator)
 
@@ -293,6 +294,9 @@ def map_estimate(gp: GP, restarts: int = 5, steps: int = 60, seed: int = 0) -> P
     :returns: a :class:`Posterior` with one sample.
     :raises RuntimeError: when every start fails.
     """
+    check_int("restarts", restarts, 1)
+    check_int("steps", steps, 1)
+    check_int("seed", seed, 0)
     pyro.set_rng_seed(seed)
     best, best_val = None, math.inf
     closed = gp.closed_form_potential()

@@ -31,6 +31,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 
+from pyroml._validation import check_int, check_positive
 from pyroml.gp.exact import _check_xy
 from pyroml.gp.kernel_base import Kernel, base_hyper, hyper_kind
 from pyroml.gp.kernels import hyper_names, kernel_matrix, resolve_kernel
@@ -58,6 +59,8 @@ class SparseGP:
                  bounds: Any = None, normalize: bool = True, standardize: bool = True, ard: Optional[bool] = None,
                  jitter: float = 1e-6, seed: int = 0):
         self.X, self.y = _check_xy(X, y)
+        check_int("num_inducing", num_inducing, 1)
+        check_positive("jitter", jitter)
         N, d = self.X.shape
         spec = resolve_kernel(kernel, d)
         self.kernel, self.kernel_name, self.jitter = spec.kernel, spec.name, float(jitter)
