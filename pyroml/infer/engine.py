@@ -128,11 +128,12 @@ def _epoch(step_fn: _Step, batches: Union[_Batches, _StreamBatches], epoch: int,
     n, world, epoch_sum, seen = batches.n, batches.world, 0.0, 0
     values: List[Tuple[float, int]] = []
     for step, batch, b in batches.epoch(epoch):
+        lr = step_fn.optimizer.param_groups[0]["lr"]  # the step's own (the schedule moves it after the step)
         value = step_fn(batch, n * world / b, epoch, step, first=first and step == 0)
         values.append((value, b))
         epoch_sum, seen = epoch_sum + value * b / n, seen + b
         if log:
-            log.step(epoch, step, value / n, step_fn.optimizer.param_groups[0]["lr"])
+            log.step(epoch, step, value / n, lr)
         if step % 20 == 0 or step == batches.steps_per_epoch - 1:
             bar.set_postfix(epoch=epoch + 1, elbo=f"{-epoch_sum / seen:.2f}", refresh=False)
         bar.update(1)

@@ -1,6 +1,7 @@
 """Several processes through Lightning Fabric (issue 13, item 3): two CPU processes (gloo) give the
 parameters of one process at the same global batch and seed; Fabric's flags are checked first."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -16,9 +17,17 @@ from tests.conftest import mnist_images
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def free_port():
+    """A port free now, for one run's rendezvous (runs side by side never share one)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def run_script(out, mode, *extra, ok=True):
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
     res = subprocess.run([sys.executable, "-m", "tests.infer.ddp_script", str(out), mode, *extra], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600, env=env)
     if not ok:
         return res
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
@@ -113,11 +122,8 @@ def test_under_torchrun(one_and_ddp, tmp_path):
     process of its own and the run is the one of one process."""
     _, one, _ = one_and_ddp
     out = tmp_path / "torchrun.pt"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                          str(port), "-m", "tests.infer.ddp_script", str(out), "ddp"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=300)
+                          str(free_port()), "-m", "tests.infer.ddp_script", str(out), "ddp"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert_same_run(one, torch.load(out, weights_only=False), ("toy", "gmm", "loader", "iterable"))

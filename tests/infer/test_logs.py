@@ -57,3 +57,11 @@ def test_unknown_loggers_are_refused_before_any_work(bad, tmp_path):
     with pytest.raises(ValueError, match="logger="):
         pyroml.fit(model, mnist_images(8), epochs=1, progress=False, logger=bad, log_dir=str(tmp_path))
     assert model._event_shape is None and not list(tmp_path.iterdir())
+
+
+def test_the_logged_learning_rate_is_the_one_each_step_used(tmp_path):
+    _fit(tmp_path, "csv", lr_schedule="exponential", final_lr_fraction=0.01)
+    rows = list(csv.DictReader((tmp_path / "csv" / "version_0" / "metrics.csv").open()))
+    lrs = [float(r["train/lr"]) for r in rows if r["train/loss"]]
+    assert lrs[0] == pytest.approx(1e-3)  # the first step uses the base rate
+    assert lrs[-1] == pytest.approx(1e-3 * 0.01 ** (7 / 8))  # step 8 of 8: 7 decays taken
