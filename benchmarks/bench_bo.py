@@ -4,6 +4,8 @@
     python benchmarks/bench_bo.py                                 # all functions, 10 seeds, all methods
     python benchmarks/bench_bo.py --functions branin hartmann6 --methods ei botorch --noise 0
     python benchmarks/bench_bo.py --summary                       # table and figures from the results so far
+    python benchmarks/bench_bo.py --drop ei thompson                # delete a method's rows (after a change)
+    flock -x /tmp/pyroml-cpu.lock python benchmarks/bench_bo.py --timing   # ei vs botorch s/it, interleaved
 
 Functions (1-6 d, with their known minima): Forrester (1), the study's function (1), Branin (2),
 six-hump camel (2), Hartmann-3 (3), Ackley (3), Levy (4), Rosenbrock (4), Styblinski-Tang (4),
@@ -11,8 +13,10 @@ Hartmann-6 (6); each noiseless, and noisy (Gaussian noise, standard deviation 5%
 function's spread over the box). Budget: ``10 d`` evaluations (at least 10), from a uniform
 random initial design of ``2d + 1`` points per seed shared by every method.
 
-Methods: ``random`` (uniform random search), ``ei`` (pyroml's defaults: log-EI, Matérn 5/2 ARD,
-unit cube, standardised y, noise learned, MAP), ``ei-nl`` (the same with ``noiseless=True``;
+Methods: ``random`` (uniform random search), ``ei`` (pyroml's defaults, ``bo.minimize`` as a user
+calls it: log-EI, Matérn 5/2 ARD, unit cube, standardised y, noise learned, value-space MAP priors
+with the signal variance pinned, a fitted constant mean, projected L-BFGS acquisition
+maximisation; see docs/gp.md), ``ei-nl`` (the same with ``noiseless=True``;
 noiseless problems only), ``nei`` (noisy log-EI; noisy problems only), ``thompson``, ``ucb``,
 ``ei-q4`` (batches of 4), and ``botorch``: BoTorch's default loop (``SingleTaskGP`` with input
 normalisation and output standardisation, ``fit_gpytorch_mll``, ``LogExpectedImprovement``,
@@ -34,7 +38,7 @@ import math
 import os
 import statistics
 import time
-from typing import Callable, Dict, List, NamedTuple
+from typing import Callable, Dict, List, NamedTuple, Optional
 
 import torch
 
@@ -127,8 +131,9 @@ def botorch_minimize(f: Fn, b: torch.Tensor, x0: torch.Tensor, iterations: int) 
     return torch.cat([X, Y[:, None]], 1)
 
 
-def run(name: str, method: str, seed: int, noisy: bool) -> Dict:
-    """One run: the regret curve (best true value so far at each evaluation) and timings."""
+def run(name: str, method: str, seed: int, noisy: bool, options: Optional[Dict] = None) -> Dict:
+    """One run: the regret curve (best true value so far at each evaluation) and timings
+    (``options``: extra keyword arguments for ``bo.minimize``, for experiments)."""
     p = PROBLEMS[name]
     b = torch.tensor(p.bounds, dtype=torch.float64)
     d = b.shape[1]
@@ -150,6 +155,7 @@ def run(name: str, method: str, seed: int, noisy: bool) -> Dict:
     else:
         kw = {"ei": {}, "ei-nl": {"noiseless": True}, "nei": {"method": "nei"}, "thompson": {"method": "thompson"},
               "ucb": {"method": "ucb"}, "ei-q4": {"q": 4}}[method]
+        kw = {**kw, **(options or {})}
         q = kw.get("q", 1)
         res = bo.minimize(f, b, x0, iterations=-(-(budget - n0) // q), seed=seed, record=False, **kw)
         X, Y = res.X[:budget], res.Y[:budget]                       # the last batch may overshoot the budget
@@ -185,6 +191,42 @@ def summary(rows: List[Dict], out: str) -> str:
     return "\n".join(lines)
 
 
+def bars(rows: List[Dict]) -> str:
+    """The issue's bars per noise level, from complete cells: functions where pyroml's default
+    (``ei``) has a median log10 regret no worse than BoTorch's and better than random search's,
+    and the ratio of their median seconds per iteration (over all runs of the level)."""
+    rows = [r for r in rows if len(r["regret"]) == r["budget"]]
+    out = []
+    for noisy in (False, True):
+        med: Dict[tuple, float] = {}
+        for fn in PROBLEMS:
+            for m in ("ei", "botorch", "random"):
+                v = [r["log10_regret"] for r in rows if (r["function"], r["noisy"], r["method"]) == (fn, noisy, m)]
+                if v:
+                    med[fn, m] = statistics.median(v)
+        both = [fn for fn in PROBLEMS if (fn, "ei") in med and (fn, "botorch") in med]
+        rnd = [fn for fn in PROBLEMS if (fn, "ei") in med and (fn, "random") in med]
+        if not both and not rnd:
+            continue
+        no_worse = [fn for fn in both if med[fn, "ei"] <= med[fn, "botorch"]]
+        beats = [fn for fn in rnd if med[fn, "ei"] < med[fn, "random"]]
+        sec = {m: statistics.median(r["seconds_per_iteration"] for r in rows
+                                    if r["method"] == m and r["noisy"] == noisy)
+               for m in ("ei", "botorch") if any(r["method"] == m and r["noisy"] == noisy for r in rows)}
+        ratio = f"{sec['ei'] / sec['botorch']:.2f}" if len(sec) == 2 else "–"
+        wins = []
+        for fn in both:
+            pair = {(r["method"], r["seed"]): r["log10_regret"] for r in rows
+                    if r["function"] == fn and r["noisy"] == noisy and r["method"] in ("ei", "botorch")}
+            seeds = sorted({s for m, s in pair if ("ei", s) in pair and ("botorch", s) in pair})
+            wins.append(f"{fn} {sum(pair['ei', s] <= pair['botorch', s] for s in seeds)}/{len(seeds)}")
+        out.append(f"{'noisy' if noisy else 'noiseless'}: ei no worse than botorch on {len(no_worse)}/{len(both)} "
+                   f"(worse on {sorted(set(both) - set(no_worse))}); better than random on {len(beats)}/{len(rnd)} "
+                   f"(not on {sorted(set(rnd) - set(beats))}); median s/iteration ei/botorch = {ratio}; seeds (same "
+                   f"initial design) where ei's regret <= botorch's: {', '.join(wins)}")
+    return "\n".join(out)
+
+
 def _figures(rows: List[Dict], keys, methods: List[str], out: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -197,13 +239,32 @@ def _figures(rows: List[Dict], keys, methods: List[str], out: str) -> None:
                 rs = [r["regret"] for r in rows if (r["function"], r["noisy"], r["method"]) == (fn, noisy, m)]
                 if rs:
                     curve = torch.tensor(rs).log10().median(0).values
-                    ax.plot(range(1, len(curve) + 1), curve.numpy(), label=m)
+                    ax.plot(range(1, len(curve) + 1), curve.numpy(), label=m, color=f"C{methods.index(m)}")
             ax.set_title(f"{fn}, {'noisy' if noisy else 'noiseless'}")
             ax.set_xlabel("evaluation")
             ax.set_ylabel("median log10 simple regret")
-        axes[0].legend(fontsize=7)
+        for ax in axes:
+            ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(os.path.join(out, f"bo_regret_{fn}.png"), dpi=80)
+
+
+def timing(fns: List[str], seeds: int, out: str) -> str:
+    """Seconds per iteration of ``ei`` and ``botorch``, runs interleaved (ei, botorch, ei, ...)
+    on the same noiseless problems and seeds, for a run with the machine to itself; writes
+    ``timing.json`` with the medians and their ratio per function."""
+    res: Dict[str, Dict[str, float]] = {}
+    for fn in fns:
+        secs: Dict[str, List[float]] = {"ei": [], "botorch": []}
+        for s in range(seeds):
+            for m in secs:
+                secs[m].append(run(fn, m, s, False)["seconds_per_iteration"])
+        res[fn] = {m: statistics.median(v) for m, v in secs.items()}
+        res[fn]["ratio"] = res[fn]["ei"] / res[fn]["botorch"]
+    with open(os.path.join(out, "timing.json"), "w") as fh:
+        json.dump(res, fh, indent=2)
+    return "\n".join(f"{fn}: ei {r['ei']:.3f} s/it, botorch {r['botorch']:.3f} s/it, ratio {r['ratio']:.2f}"
+                     for fn, r in res.items())
 
 
 def main() -> None:
@@ -215,6 +276,8 @@ def main() -> None:
     p.add_argument("--noise", type=int, choices=[0, 1], default=None, help="only noiseless (0) or noisy (1)")
     p.add_argument("--out", default=None, help="output folder (default benchmarks/results/bo[/quick])")
     p.add_argument("--summary", action="store_true", help="only summarise the results so far")
+    p.add_argument("--timing", action="store_true", help="only time ei against botorch, interleaved (timing.json)")
+    p.add_argument("--drop", nargs="*", default=None, choices=METHODS, help="delete these methods' rows first")
     args = p.parse_args()
     torch.set_num_threads(1)
     out = args.out or os.path.join(HERE, "results", "bo", *(["quick"] if args.quick else []))
@@ -224,6 +287,14 @@ def main() -> None:
     if os.path.exists(path):
         with open(path) as fh:
             rows = [json.loads(line) for line in fh]
+    if args.timing:
+        print(timing(args.functions or ["branin", "hartmann3", "levy4", "hartmann6"], args.seeds or 2, out))
+        return
+    if args.drop:
+        rows = [r for r in rows if r["method"] not in args.drop]
+        with open(path + ".tmp", "w") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in rows)
+        os.replace(path + ".tmp", path)
     if not args.summary:
         fns = args.functions or (["forrester", "branin", "hartmann3"] if args.quick else list(PROBLEMS))
         methods = args.methods or (["random", "ei"] if args.quick else METHODS)
@@ -247,7 +318,7 @@ def main() -> None:
                             fh.write(json.dumps(r) + "\n")
                         print(f"{fn:12s} {'noisy' if noisy else 'clean':5s} {m:8s} seed {s}: log10 regret "
                               f"{r['log10_regret']:.2f}, {r['seconds_per_iteration']:.2f} s/it", flush=True)
-    table = summary(rows, out)
+    table = summary(rows, out) + "\n\n" + bars(rows)
     with open(os.path.join(out, "table.md"), "w") as fh:
         fh.write(table + "\n")
     print(table)

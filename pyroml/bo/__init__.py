@@ -2,9 +2,10 @@
 
 * :mod:`~pyroml.bo.acquisition`: log expected improvement (plain and noisy), lower/upper
   confidence bound, Thompson sampling; objects over candidate batches ``(b, q, d)``;
-* :mod:`~pyroml.bo.optimize`: multi-start projected gradient ascent of an acquisition over a box;
+* :mod:`~pyroml.bo.optimize`: multi-start projected L-BFGS ascent of an acquisition over a box;
+* :mod:`~pyroml.bo.fit`: the MAP fit of a round (value-space priors, starts, fitted constant mean);
 * :mod:`~pyroml.bo.loop`: :class:`BayesOpt` (``suggest(q)`` / ``observe(x, y)``), :func:`minimize`,
-  :class:`BOResult`, and :func:`random_search` (a baseline).
+  :class:`BOResult`, :class:`BOInterrupted`, and :func:`random_search` (a baseline).
 """
 
 from pyroml.bo.acquisition import (
@@ -15,8 +16,9 @@ from pyroml.bo.acquisition import (
                                    NoisyLogExpectedImprovement,
                                    log_expected_improvement,
 )
-from pyroml.bo.loop import BayesOpt, BOResult, Bounds, minimize, random_search
+from pyroml.bo.loop import BayesOpt, BOInterrupted, BOResult, Bounds, minimize, random_search
 from pyroml.bo.optimize import maximize
 
-__all__ = ["minimize", "BayesOpt", "BOResult", "Bounds", "random_search", "maximize", "log_expected_improvement",
+__all__ = ["minimize", "BayesOpt", "BOResult", "BOInterrupted", "Bounds", "random_search", "maximize",
+           "log_expected_improvement",
            "METHODS", "Acquisition", "LogExpectedImprovement", "NoisyLogExpectedImprovement", "LowerConfidenceBound"]

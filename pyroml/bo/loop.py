@@ -7,13 +7,15 @@ loop built on it: a space-filling initial design (scrambled Sobol points) unless
 then ``iterations`` rounds of suggest, evaluate, observe.
 
 The GP works on the unit cube of the box and on standardised values (:mod:`pyroml.gp.transforms`),
-with the noise learned under its prior unless ``noiseless=True``. Analytic acquisitions
-(:mod:`pyroml.bo.acquisition`) are maximised by multi-start projected gradient ascent
+with the noise learned under its prior unless ``noiseless=True``, hyperparameters and a constant
+prior mean by MAP (:mod:`pyroml.bo.fit`). Analytic acquisitions
+(:mod:`pyroml.bo.acquisition`) are maximised by multi-start projected L-BFGS
 (:func:`pyroml.bo.optimize.maximize`); Thompson sampling minimises joint function draws over a
 candidate set. Batches (``q > 1``) are chosen greedily with fantasised observations (each chosen
 point enters the GP at its posterior mean, hyperparameters kept) or, for Thompson sampling, from
 ``q`` independent draws. An objective that raises or returns a non-finite value during the loop
-is recorded in :attr:`BOResult.failures` and ends the run: the result so far is returned.
+is recorded in :attr:`BOResult.failures` and ends the run: the result so far is returned; an
+interruption (Ctrl-C) raises :class:`BOInterrupted`, a ``KeyboardInterrupt`` that carries it.
 """
 
 from __future__ import annotations
@@ -25,15 +27,16 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import torch
 from tqdm.auto import tqdm
 
-from pyroml._validation import check_choice, check_int
+from pyroml._validation import check_choice, check_int, check_positive
 from pyroml.bo.acquisition import METHODS, make_acquisition, thompson_indices
+from pyroml.bo.fit import fit_map, log_hypers, map_priors, shift_mean
 from pyroml.bo.optimize import maximize, sobol
 from pyroml.gp import GP, Posterior
-from pyroml.gp.kernels import KERNELS, resolve_kernel
+from pyroml.gp.kernels import hyper_kind, resolve_kernel
 from pyroml.gp.priors import Prior
 from pyroml.gp.transforms import as_bounds
 
-__all__ = ["minimize", "BOResult", "BayesOpt", "random_search", "Bounds"]
+__all__ = ["minimize", "BOResult", "BayesOpt", "BOInterrupted", "random_search", "Bounds"]
 
 #: ``(low, high)`` in 1-d, or a ``(2, d)`` tensor (or nested sequence) of lows and highs
 Bounds = Union[Tuple[float, float], Sequence[float], Sequence[Sequence[float]], torch.Tensor]
@@ -72,6 +75,16 @@ class BOResult:
         """The result whose best point is the minimiser of ``Y`` (shape ``(n,)``) among ``X`` ``(n, d)``."""
         i = int(Y.argmin())
         return cls(X[i], float(Y[i]), X, Y, trace or [], seconds, failures or [])
+
+
+class BOInterrupted(KeyboardInterrupt):
+    """Raised by :func:`minimize` when interrupted (Ctrl-C) during its rounds: still a
+    ``KeyboardInterrupt`` (a script stops), carrying the evaluations so far as :attr:`result`, a
+    :class:`BOResult` whose ``failures`` end with ``{"error": "KeyboardInterrupt"}``."""
+
+    def __init__(self, result: BOResult):
+        super().__init__(f"interrupted after {result.Y.numel()} evaluations (best {result.y_best:.6g})")
+        self.result = result
 
 
 def _points(x: Any, b: torch.Tensor, what: str) -> torch.Tensor:
@@ -114,37 +127,54 @@ class BayesOpt:
     :param bounds: ``(low, high)`` in 1-d, else a ``(2, d)`` tensor of lows and highs.
     :param str method: ``"ei"`` (log expected improvement, default), ``"nei"`` (noisy log-EI),
         ``"thompson"``, ``"lcb"`` / ``"ucb"`` (:mod:`pyroml.bo.acquisition`).
-    :param str hyperparameters: ``"map"`` (L-BFGS from prior draws) or ``"nuts"`` (one chain each
-        round, warm-started from the previous round's last draw with half the warm-up; EI and
-        LCB average over its draws, Thompson sampling uses one).
+    :param str hyperparameters: ``"map"`` (default: L-BFGS from the prior's centre and the
+        previous round's estimate, :func:`pyroml.bo.fit.fit_map`, under the value-space priors of
+        :func:`pyroml.bo.fit.map_priors` for every hyperparameter not given ``priors``) or
+        ``"nuts"`` (the GP's own priors; one chain each round, warm-started from the previous
+        round's last draw with half the warm-up; EI and LCB average over its draws, Thompson
+        sampling uses one).
     :param str kernel: the GP's kernel (default Matérn 5/2, ARD in more than one dimension).
     :param float noise: a fixed noise variance in the units of ``y`` squared (default: learned).
     :param bool noiseless: a deterministic objective: noise fixed at :math:`10^{-6}` of the
         standardised scale.
+    :param priors: hyperparameter name (or kind) -> prior, used as given (see :class:`~pyroml.gp.GP`).
     :param int n_candidates: Sobol points scored before gradient refinement (and Thompson's candidate set).
+    :param int restarts: the best of those refined by projected L-BFGS (:func:`pyroml.bo.optimize.maximize`).
+    :param bool constant_mean: (MAP only) fit the GP's constant prior mean with its hyperparameters
+        (:func:`pyroml.bo.fit.gls_mean`) instead of fixing it at the mean of the observed values,
+        which BO's clustering of points near the incumbent biases low; default ``True``.
     :param gp_options: passed to :class:`~pyroml.gp.GP` (e.g. ``normalize``, ``standardize``, ``ard``).
     """
 
     def __init__(self, bounds: Bounds, method: str = "ei", hyperparameters: str = "map", kernel: Any = "matern52",
                  noise: Optional[float] = None, noiseless: bool = False, priors: Optional[Mapping[str, Prior]] = None,
-                 kappa: float = 2.0, n_candidates: int = 1024, restarts: int = 8, seed: int = 0,
-                 nuts_samples: int = 20, nuts_warmup: int = 60, **gp_options: Any):
+                 kappa: float = 2.0, n_candidates: int = 1024, restarts: int = 10, seed: int = 0,
+                 nuts_samples: int = 20, nuts_warmup: int = 60, constant_mean: bool = True, **gp_options: Any):
         check_choice("method", method, METHODS)
         check_choice("hyperparameters", hyperparameters, ("map", "nuts"))
         self.bounds = as_bounds(bounds)
-        if not isinstance(kernel, str) or kernel not in KERNELS:
-            resolve_kernel(kernel, self.bounds.shape[1])          # a wrong name or dimension: an error now
-        self.method, self.hyperparameters, self.kappa, self.seed = method, hyperparameters, float(kappa), seed
-        self.n_candidates, self.restarts = check_int("n_candidates", n_candidates, 1), restarts
+        spec = resolve_kernel(kernel, self.bounds.shape[1])       # a wrong name or dimension: an error now
+        self.method, self.hyperparameters, self.seed = method, hyperparameters, check_int("seed", seed, 0)
+        self.kappa = check_positive("kappa", kappa, allow_zero=True)
+        self.n_candidates = check_int("n_candidates", n_candidates, 1)
+        self.restarts = check_int("restarts", restarts, 1)
         self.nuts_samples, self.nuts_warmup = nuts_samples, nuts_warmup
+        self.constant_mean = bool(constant_mean) and hyperparameters == "map"
+        d = self.bounds.shape[1]
+        if hyperparameters == "map":              # the defaults' value-space MAP (pyroml.bo.fit.map_priors)
+            kernel_priors, noise_prior = map_priors(d)
+            kinds = {hyper_kind(h) for h in spec.kernel.hypers}
+            priors = {**{k: v for k, v in kernel_priors.items() if k in kinds}, **(priors or {})}
+            if noise is None and not noiseless:
+                gp_options.setdefault("noise_prior", noise_prior)
         self.gp_options: Dict[str, Any] = {"kernel": kernel, "noise": noise, "noiseless": noiseless, "priors": priors,
                                            "bounds": self.bounds, **gp_options}
         self.generator = torch.Generator().manual_seed(seed)
-        d = self.bounds.shape[1]
         self.X, self.Y = torch.zeros(0, d, dtype=torch.float64), torch.zeros(0, dtype=torch.float64)
         self.rounds = 0
         self.last: Dict[str, Any] = {}
         self._nuts_state: Optional[Dict[str, Any]] = None
+        self._map_state: Optional[torch.Tensor] = None
 
     @property
     def dim(self) -> int:
@@ -169,10 +199,14 @@ class BayesOpt:
         return GP(self.X, self.Y, **self.gp_options)
 
     def _posterior(self, model: GP) -> Posterior:
-        """MAP, or one NUTS chain warm-started from the previous round's last draw and step size."""
+        """MAP (:func:`pyroml.bo.fit.fit_map`: from the prior's centre and the previous round's
+        estimate, with the constant mean), or one NUTS chain warm-started from the previous
+        round's last draw and step size."""
         seed = self.seed * 1000 + self.rounds
         if self.hyperparameters == "map":
-            return model.map_estimate(seed=seed)
+            post = fit_map(model, self._map_state, seed=seed, constant_mean=self.constant_mean)
+            self._map_state = log_hypers(post)
+            return post
         state = self._nuts_state
         if state is None or set(state["init"]) != set(model.hyper_names):
             post = model.sample_posterior(self.nuts_samples, self.nuts_warmup, num_chains=1, seed=seed)
@@ -222,6 +256,13 @@ class BayesOpt:
         self.last = {"model": model, "posterior": self._posterior(model)}
         return model
 
+    def _fantasy_model(self, model: GP, X: torch.Tensor, Y: torch.Tensor) -> GP:
+        """The GP on ``X, Y`` with ``model``'s constant mean (in the units of ``y``)."""
+        fantasy = GP(X, Y, **self.gp_options)
+        t, mean = fantasy.output_transform, model.output_transform.shift
+        shift_mean(fantasy, (mean - t.shift) / t.scale)
+        return fantasy
+
     def _greedy_batch(self, model: GP, post: Posterior, q: int) -> torch.Tensor:
         """``q`` maximisers of the analytic acquisition, each after fantasising the ones before."""
         chosen: List[torch.Tensor] = []
@@ -239,7 +280,7 @@ class BayesOpt:
                 with torch.no_grad():
                     y_fant = model.conditional(found.x[None], post.samples).mean.mean(0)
                 X, Y = torch.cat([X, found.x[None]]), torch.cat([Y, y_fant])
-                model = GP(X, Y, **self.gp_options)
+                model = self._fantasy_model(model, X, Y)
         return torch.stack(chosen)
 
 
@@ -281,11 +322,14 @@ def minimize(f: Objective, bounds: Bounds, x0: Optional[torch.Tensor] = None, it
     :param bool record: keep, in 1-d, the GP and the acquisition over a grid in the trace.
     :param bool progress: show a progress bar over the rounds.
     :param method, hyperparameters, kernel, noise, noiseless, n_candidates, kappa, nuts_samples,
-        nuts_warmup, priors, gp_options: as for :class:`BayesOpt`.
+        nuts_warmup, priors: as for :class:`BayesOpt`.
+    :param gp_options: :class:`BayesOpt`'s ``restarts`` and ``constant_mean``, or options of
+        :class:`~pyroml.gp.GP`.
     :returns: a :class:`BOResult`; an evaluation that fails during the rounds is recorded in
         ``failures`` and ends the run.
     :raises ValueError: for bad bounds, ``x0`` outside them, or initial points the objective
         cannot evaluate (before any modelling).
+    :raises BOInterrupted: on Ctrl-C during the rounds, with the result so far as its ``result``.
     """
     check_int("iterations", iterations, 0)
     check_int("q", q, 1)
@@ -299,14 +343,20 @@ def minimize(f: Objective, bounds: Bounds, x0: Optional[torch.Tensor] = None, it
     trace: List[Dict[str, Any]] = []
     failures: List[Dict[str, Any]] = []
     t_start = time.perf_counter()
-    for it in tqdm(range(1, iterations + 1), desc="BO", disable=not progress):
-        X_new = opt.suggest(q)
-        y_new, error = _evaluate(f, X_new)
-        if y_new is None:
-            failures.append({"iteration": it, "x": X_new.tolist(), "error": error})
-            break
-        opt.observe(X_new, y_new)
-        trace.append(_entry(opt, it, X_new, y_new, record))
+    it = 0
+    try:
+        for it in tqdm(range(1, iterations + 1), desc="BO", disable=not progress):
+            X_new = opt.suggest(q)
+            y_new, error = _evaluate(f, X_new)
+            if y_new is None:
+                failures.append({"iteration": it, "x": X_new.tolist(), "error": error})
+                break
+            opt.observe(X_new, y_new)
+            trace.append(_entry(opt, it, X_new, y_new, record))
+    except KeyboardInterrupt as e:
+        failures.append({"iteration": it, "x": None, "error": "KeyboardInterrupt"})
+        partial = BOResult.from_evaluations(opt.X, opt.Y, trace, time.perf_counter() - t_start, failures)
+        raise BOInterrupted(partial) from e
     return BOResult.from_evaluations(opt.X, opt.Y, trace, time.perf_counter() - t_start, failures)
 
 
@@ -315,7 +365,8 @@ def random_search(f: Objective, bounds: Bounds, x0: Optional[torch.Tensor] = Non
     """Uniform random search with the same budget (a baseline for the benchmarks): ``x0`` (default
     :meth:`BayesOpt.initial_design`), then ``iterations`` uniform points in the box."""
     b = as_bounds(bounds)
-    gen = torch.Generator().manual_seed(seed)
+    check_int("iterations", iterations, 0)
+    gen = torch.Generator().manual_seed(check_int("seed", seed, 0))
     X0 = BayesOpt(b, seed=seed).initial_design() if x0 is None else _points(x0, b, "x0")
     X = torch.cat([X0, b[0] + (b[1] - b[0]) * torch.rand(iterations, b.shape[1], generator=gen, dtype=torch.float64)])
     Y, error = _evaluate(f, X)

@@ -135,7 +135,7 @@ def run_bayes_opt(iterations: int = 10, method: str = "ei", hyperparameters: str
     write_json(Path(out) / "metrics.json", metrics)
     write_json(Path(out) / "result.json", {"x_best": res.x_best.tolist(), "y_best": res.y_best,
                                             "found_global": bool(found), "X": res.X.tolist(), "Y": res.Y.tolist(),
-                                            "seconds": res.seconds,
+                                            "failures": res.failures, "seconds": res.seconds,
                                             "trace": [{k: v for k, v in t.items() if not torch.is_tensor(v)}
                                                       for t in res.trace]})
     save_figures(bo_figures(res, f, bounds), out)

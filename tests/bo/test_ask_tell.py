@@ -55,6 +55,22 @@ def test_a_failing_objective_keeps_the_history(failure):
     assert res.y_best == float(res.Y.min())
 
 
+def test_an_interruption_keeps_the_history():
+    calls = []
+
+    def f(x):
+        calls.append(x)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return _bowl(x)
+    with pytest.raises(KeyboardInterrupt) as info:                                 # a script still stops
+        bo.minimize(f, BOX, iterations=5, seed=0, n_candidates=128)
+    res = info.value.result
+    assert isinstance(info.value, bo.BOInterrupted) and res.X.shape == (5 + 2, 2) and len(res.trace) == 2
+    assert torch.equal(res.X[5:], torch.cat(calls[1:3])) and res.failures[-1]["error"] == "KeyboardInterrupt"
+    assert res.y_best == float(res.Y.min()) == float(_bowl(res.X).min())
+
+
 def test_bad_inputs_are_refused_before_any_work():
     with pytest.raises(ValueError, match="strictly below"):
         bo.BayesOpt([[0.0, 1.0], [1.0, 1.0]])

@@ -1,0 +1,179 @@
+"""The GP hyperparameters of a BO round: MAP by L-BFGS from chosen starting points.
+
+:func:`map_hypers` minimises the GP's potential (negative log marginal likelihood and log prior
+over :math:`\\theta = \\log` hyperparameters, :meth:`pyroml.gp.GP.potential`; closed-form value
+and gradient where the priors allow) by L-BFGS from each of a list of starts, and keeps the end
+point of lowest potential. BO starts it from the prior's centre (the mode of each log
+hyperparameter) and from the previous round's estimate (the data changed by a point or a batch:
+the surface moved little). :func:`fit_map` adds the GP's constant prior mean, fitted with the
+hyperparameters (:func:`gls_mean`, :func:`shift_mean`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import pyro
+import pyro.distributions as dist
+import torch
+
+from pyroml.gp import GP, Posterior
+from pyroml.gp.kernels import Hypers, kernel_matrix
+from pyroml.gp.priors import Prior, default_priors, lognormal_params
+from pyroml.gp.transforms import Standardize
+
+__all__ = ["map_hypers", "prior_centre", "map_priors", "gls_mean", "shift_mean", "fit_map", "log_hypers"]
+
+
+def map_priors(d: int) -> Tuple[Dict[str, Prior], Prior]:
+    """The priors of BO's MAP fit on ``d`` inputs: the kernel priors by kind and the noise prior.
+
+    :func:`map_hypers` maximises the log posterior over :math:`\\theta = \\log` (hyperparameters),
+    where a prior density :math:`p(v)` on a value :math:`v` becomes :math:`p(e^\\theta) e^\\theta`.
+    BO's fit maximises the default priors' densities of the *values* instead (as BoTorch does), whose
+    modes are lower: for :math:`\\mathrm{LogNormal}(\\mu, s)`, :math:`e^{\\mu - s^2}` rather than
+    :math:`e^\\mu`. In :math:`\\theta` that objective is the log-space one under
+    :math:`\\mathrm{LogNormal}(\\mu - s^2, s)`, which these are, for the lengthscale, period and
+    noise defaults of :func:`pyroml.gp.default_priors`; the signal variance is pinned at the
+    variance of the standardised targets (BoTorch's default GP has no signal-variance parameter):
+
+    .. math::
+
+        \\ell_k \\sim \\mathrm{LogNormal}\\big(\\sqrt2 + \\tfrac12\\log d - 3,\\ \\sqrt3\\big), \\quad
+        \\sigma_f^2 \\sim \\mathrm{LogNormal}(0, 0.01), \\quad
+        p \\sim \\mathrm{LogNormal}(-1, 1), \\quad
+        \\sigma_n^2 \\sim \\mathrm{LogNormal}(-5, 1),
+
+    i.e. fitted lengthscales near :math:`0.2\\sqrt d` cube widths unless the data say otherwise,
+    :math:`\\sigma_f^2 = 1 \\pm 1\\%`, and noise near :math:`e^{-5} = 0.7\\%` of the standardised variance.
+
+    :returns: ``({"lengthscale", "variance", "period"} -> prior, noise prior)``, float64.
+    """
+    out: Dict[str, Prior] = {}
+    for name, prior in default_priors(d).items():
+        loc, scale = lognormal_params(prior) or (0.0, 1.0)
+        loc, scale = (0.0, 0.01) if name == "variance" else (loc - scale ** 2, scale)
+        out[name] = dist.LogNormal(torch.tensor(loc, dtype=torch.float64), torch.tensor(scale, dtype=torch.float64))
+    noise = out.pop("noise")
+    return out, noise
+
+
+def prior_centre(model: GP) -> torch.Tensor:
+    """:math:`\\log\\theta` at the centre of each prior, shape ``(H,)``: the LogNormal's ``loc``
+    (the mode of :math:`\\log\\theta`), else the log of the prior's median (or mean)."""
+    out = []
+    for h in model.hyper_names:
+        prior = model.prior(h)
+        params = lognormal_params(prior)
+        if params is not None:
+            out.append(params.loc)
+            continue
+        try:
+            out.append(math.log(float(prior.icdf(torch.tensor(0.5, dtype=torch.float64)))))
+        except (NotImplementedError, AttributeError, ValueError):
+            out.append(math.log(float(prior.mean)))
+    return torch.tensor(out, dtype=torch.float64).clamp(-10.0, 10.0)
+
+
+def _descend(model: GP, theta0: torch.Tensor, steps: int) -> Optional[torch.Tensor]:
+    """L-BFGS (strong Wolfe) on the potential from ``theta0`` ``(H,)``; ``None`` if it failed."""
+    closed = model.closed_form_potential()
+    theta = theta0.clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([theta], max_iter=steps, line_search_fn="strong_wolfe", tolerance_grad=1e-9,
+                            tolerance_change=1e-12)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        if closed is None:
+            loss = model.potential(theta)
+            loss.backward()
+            return loss
+        value, grad = closed(theta.detach().tolist())
+        theta.grad = theta.new_tensor(grad)
+        return theta.new_tensor(min(value, 1e300))
+    try:
+        opt.step(closure)
+    except (RuntimeError, ValueError):          # a Cholesky failure far out in the tails
+        return None
+    return theta.detach() if torch.isfinite(theta).all() else None
+
+
+def map_hypers(model: GP, starts: Sequence[torch.Tensor], draws: int = 3, steps: int = 100,
+               seed: int = 0) -> Posterior:
+    """MAP hyperparameters of ``model`` by L-BFGS from each of ``starts`` (each :math:`\\log\\theta`
+    of shape ``(H,)``) and from ``draws`` prior draws; the end point of lowest potential.
+
+    :returns: a :class:`~pyroml.gp.Posterior` with one sample, its ``diagnostics["potential"]``.
+    :raises RuntimeError: when every start fails.
+    """
+    pyro.set_rng_seed(seed)
+    candidates: List[torch.Tensor] = [s.to(torch.float64) for s in starts]
+    candidates += [model.prior_draw() for _ in range(draws)]
+    best, best_val = None, math.inf
+    for theta0 in candidates:
+        theta = _descend(model, theta0, steps)
+        if theta is None:
+            continue
+        try:
+            val = float(model.potential(theta))
+        except (RuntimeError, ValueError):
+            continue
+        if math.isfinite(val) and val < best_val:
+            best, best_val = theta, val
+    if best is None:
+        raise RuntimeError("MAP estimation failed from every start; check the data and the priors")
+    return Posterior(model, {h: best[i].exp()[None] for i, h in enumerate(model.hyper_names)},
+                     diagnostics={"method": "MAP", "potential": best_val})
+
+
+def gls_mean(model: GP, hypers: Hypers) -> float:
+    """The constant prior mean of the working-scale targets that maximises the marginal
+    likelihood at the hyperparameters ``hypers`` (one setting): the generalised least-squares
+    estimate :math:`\\hat c = \\mathbf 1^\\top K^{-1} \\tilde y / \\mathbf 1^\\top K^{-1} \\mathbf 1`,
+    with :math:`K` the covariance of the targets :math:`\\tilde y` (kernel plus noise)."""
+    hp = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1)[:1] for k, v in hypers.items()}
+    n = model.Xt.shape[0]
+    noise = hp["noise"] if "noise" in hp else torch.full((1,), model.noise, dtype=torch.float64)
+    K = kernel_matrix(model.kernel, model.Xt, model.Xt, hp)[0] + \
+        (noise + model.jitter) * torch.eye(n, dtype=torch.float64)
+    L = torch.linalg.cholesky(K)
+    rhs = torch.stack([model.yt, torch.ones_like(model.yt)], -1)
+    sol = torch.cholesky_solve(rhs, L)
+    return float(sol[:, 0].sum() / sol[:, 1].sum())
+
+
+def shift_mean(model: GP, c: float) -> None:
+    """Give ``model`` the constant prior mean ``c`` on its working scale: its targets become
+    :math:`\\tilde y - c` and its predictions come back as :math:`\\bar y + s_y (m + c)`."""
+    t = model.output_transform
+    model.output_transform = Standardize(t.shift + c * t.scale, t.scale)
+    model.yt = model.output_transform.forward(model.y)
+
+
+def log_hypers(post: Posterior) -> torch.Tensor:
+    """:math:`\\log\\theta` of a one-sample posterior, in the order of its GP's ``hyper_names``; ``(H,)``."""
+    return torch.stack([post.samples[h].reshape(-1)[0].log() for h in post.gp.hyper_names])
+
+
+def fit_map(model: GP, previous: Optional[torch.Tensor] = None, seed: int = 0, constant_mean: bool = True,
+            draws: int = 0) -> Posterior:
+    """One BO round's fit: :func:`map_hypers` from the prior's centre, from ``previous``
+    (:math:`\\log\\theta` of the last round, when its shape fits) and from ``draws`` prior draws;
+    then, with ``constant_mean``, twice in turn the constant mean at those hyperparameters
+    (:func:`gls_mean`, applied to ``model`` in place by :func:`shift_mean`) and the hyperparameters
+    again from where they were: a coordinate ascent on the joint MAP of the constant mean (flat
+    prior) and the hyperparameters. The fitted mean, in the units of ``y``, is
+    ``model.output_transform.shift``.
+
+    :returns: a :class:`~pyroml.gp.Posterior` with one sample.
+    """
+    starts = [prior_centre(model)]
+    if previous is not None and previous.shape == starts[0].shape:
+        starts.append(previous)
+    post = map_hypers(model, starts, draws=draws, seed=seed)
+    if constant_mean:
+        for _ in range(2):
+            shift_mean(model, gls_mean(model, post.samples))
+            post = map_hypers(model, [log_hypers(post)], draws=0, seed=seed)
+    return post

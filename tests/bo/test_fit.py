@@ -1,0 +1,94 @@
+"""BO's hyperparameter fit (value-space priors, starts, constant mean) and the acquisition maximiser."""
+
+import math
+
+import pytest
+import torch
+
+from pyroml import bo
+from pyroml.bo.fit import fit_map, gls_mean, log_hypers, map_priors, prior_centre, shift_mean
+from pyroml.bo.optimize import projected_ascent
+from pyroml.gp import GP, default_priors
+
+BOX = torch.tensor([[-2.0, 0.0], [2.0, 3.0]], dtype=torch.float64)
+
+
+def _data(n=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = BOX[0] + (BOX[1] - BOX[0]) * torch.rand(n, 2, generator=g, dtype=torch.float64)
+    return X, torch.sin(2 * X[:, 0]) + (X[:, 1] - 1) ** 2
+
+
+def test_map_priors_are_the_value_space_densities_of_the_defaults():
+    """log p_shifted(e^t) + t - log p_default(e^t) is the same constant for every t."""
+    shifted, noise = map_priors(3)
+    default = default_priors(3)
+    t = torch.linspace(-4, 3, 9, dtype=torch.float64)
+    assert float(shifted.pop("variance").scale) == 0.01                           # pinned near 1
+    for name, prior in [*shifted.items(), ("noise", noise)]:
+        diff = prior.log_prob(t.exp()) + t - default[name].log_prob(t.exp())
+        assert torch.allclose(diff, diff[0].expand_as(diff), atol=1e-10), name
+    assert float(shifted["lengthscale"].loc) == pytest.approx(math.sqrt(2) + 0.5 * math.log(3) - 3)
+
+
+def test_gls_mean_maximises_the_marginal_likelihood_and_shift_mean_moves_predictions():
+    X, y = _data()
+    model = GP(X, y, kernel="rbf", bounds=BOX)
+    hypers = model.map_estimate().samples
+    theta = log_hypers(type("P", (), {"samples": hypers, "gp": model})())   # a one-sample posterior's log values
+    c = gls_mean(model, hypers)
+    base = model.yt.clone()
+
+    def neg_log_ml(shift):
+        model.yt = base - shift
+        return float(model.potential(theta))
+    assert neg_log_ml(c) < min(neg_log_ml(c - 1e-3), neg_log_ml(c + 1e-3))      # a minimum of -log p(y | c)
+    assert abs(c) > 1e-3                                                          # not the sample mean here
+    model.yt = base
+    far = torch.tensor([[2.0, 3.0]], dtype=torch.float64) + 50.0                 # far from the data: the prior mean
+    t = model.output_transform
+    shift_mean(model, 0.7)
+    assert model.conditional(far, hypers).mean.item() == pytest.approx(t.shift + 0.7 * t.scale, abs=1e-6)
+    assert torch.allclose(model.yt, base - 0.7)
+
+
+def test_fit_map_starts_at_the_prior_centre_and_improves_on_it():
+    X, y = _data()
+    bo_opt = bo.BayesOpt(BOX)
+    bo_opt.observe(X, y)
+    model = bo_opt.model()
+    centre = prior_centre(model)
+    assert float(centre[0]) == pytest.approx(float(map_priors(2)[0]["lengthscale"].loc))
+    post = fit_map(model, seed=0, constant_mean=False)
+    assert post.diagnostics["potential"] <= float(model.potential(centre)) + 1e-9
+    again = fit_map(bo_opt.model(), previous=log_hypers(post), seed=0, constant_mean=False)
+    assert again.diagnostics["potential"] == pytest.approx(post.diagnostics["potential"], abs=1e-6)
+    with_mean = fit_map(bo_opt.model(), seed=0)
+    assert with_mean.gp.output_transform.shift != pytest.approx(float(y.mean()))
+
+
+@pytest.mark.parametrize("optimum", [[0.3, 0.6], [1.4, 0.5], [-0.2, 1.2]])
+def test_projected_ascent_reaches_interior_and_boundary_maxima_of_ill_conditioned_bowls(optimum):
+    A = torch.tensor([[400.0, 15.0], [15.0, 1.0]], dtype=torch.float64)          # condition number ~ 10^3
+    o = torch.tensor(optimum, dtype=torch.float64)
+
+    def f(u):
+        return -(((u - o) @ A) * (u - o)).sum(-1)
+    z, value = projected_ascent(f, torch.rand(6, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    best = projected_ascent(f, torch.tensor([[0.5, 0.5]], dtype=torch.float64), max_iter=500)[1]
+    assert ((z >= 0) & (z <= 1)).all()
+    assert torch.allclose(value, best.expand_as(value), atol=1e-6)
+    if min(optimum) >= 0 and max(optimum) <= 1:
+        assert torch.allclose(z, o.expand_as(z), atol=1e-4)
+
+
+def test_the_acquisition_maximiser_beats_a_dense_grid():
+    X, y = _data(8, seed=2)
+    opt = bo.BayesOpt(BOX, seed=0)
+    opt.observe(X, y)
+    opt.suggest()
+    acq = opt.last["acquisition_fn"]
+    found = bo.maximize(acq, BOX, raw_samples=64, restarts=4, seed=0)
+    grid = bo.optimize.sobol(BOX, 4096, seed=9)
+    with torch.no_grad():
+        assert found.value >= float(acq(grid[:, None, :]).max()) - 1e-6
