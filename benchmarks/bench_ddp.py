@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Any, Dict, List
 
 import torch
@@ -132,6 +133,41 @@ def _two_at_once(args: argparse.Namespace, config: str, workdir: str) -> Dict[st
     return {"examples_per_s": sum(r["examples_per_s"] for r in runs), "test_elbo": runs[0]["test_elbo"]}
 
 
+def _allreduce_worker(rank: int, port: int, sizes: List[int], out: str) -> None:
+    import torch.distributed as dist
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    ms = {}
+    for n in sizes:
+        t = torch.randn(n)
+        for _ in range(20):
+            dist.all_reduce(t)
+        dist.barrier()
+        t0 = time.perf_counter()
+        for _ in range(200):
+            dist.all_reduce(t)
+        ms[n] = (time.perf_counter() - t0) / 200 * 1e3
+    if rank == 0:
+        with open(out, "w") as f:
+            json.dump(ms, f)
+    dist.destroy_process_group()
+
+
+def allreduce_ms(sizes: List[int], workdir: str) -> Dict[str, float]:
+    """Milliseconds of one gloo all-reduce of ``n`` float32 values between two processes (200 in a
+    row, one thread each): the floor under every DDP step's communication on this machine."""
+    import socket
+
+    import torch.multiprocessing as mp
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = os.path.join(workdir, "allreduce.json")
+    mp.spawn(_allreduce_worker, args=(port, sizes, out), nprocs=2)
+    with open(out) as f:
+        return json.load(f)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_args(p)
@@ -157,6 +193,12 @@ def main() -> None:
     pairs = args.pairs or (1 if args.quick else 3)
     rows: List[Dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as workdir:
+        sizes = {"ConvVAE": sum(p.numel() for p in _model("ConvVAE").parameters()),
+                 "VAE": sum(p.numel() for p in _model("VAE").parameters())}
+        latency = allreduce_ms(sorted(set(sizes.values())), workdir)
+        for name, n in sizes.items():
+            print(f"gloo all-reduce of the {name}'s {n} gradients ({4 * n / 1e3:.0f} KB): "
+                  f"{latency[str(n)]:.3f} ms", flush=True)
         for config in args.configs:
             modes = ["one", *args.variants, *(["two-at-once"] if args.ceiling else [])]
             runs: Dict[str, List[Dict[str, Any]]] = {m: [] for m in modes}
@@ -181,7 +223,8 @@ def main() -> None:
     from pyroml.infer.distributed import DDP_SETTINGS
     write_result(out_path(args, "ddp"), {"machine": machine_info(1), "quick": args.quick, "epochs": args.epochs,
                                          "train_size": args.train_size, "pairs": pairs,
-                                         "ddp_settings": DDP_SETTINGS, "rows": rows})
+                                         "ddp_settings": DDP_SETTINGS, "allreduce_ms": latency,
+                                         "parameters": sizes, "rows": rows})
 
 
 if __name__ == "__main__":
