@@ -4,39 +4,17 @@ data, and the metrics."""
 from __future__ import annotations
 
 import numpy as np
-import pyro
-import pyro.distributions as dist
 import torch
 
 import pyroml
 from pyroml._validation import NotFittedError
 from pyroml.evaluation import bits_per_dim, dequantise, iwae_bound
-from pyroml.io import read_checkpoint, register_model
-from pyroml.models.base import DensityModel
+from pyroml.io import read_checkpoint
 from tests.faults.core import Accepts, Case, Env, Raises, with_kw
+from tests.infer.test_guard import NaNGradient  # a finite loss whose gradient turns NaN
 
 M, F, E = "models", "fit", "evaluate"
 X = torch.rand(32, 5, generator=torch.Generator().manual_seed(0))   # 32 examples on [0, 1], 5 features
-
-
-@register_model("faults-nan-gradient")
-class NaNGradient(DensityModel):
-    """A finite loss whose gradient turns NaN after ``bad_after`` calls (``0 * sqrt(w)`` at ``w = 0``)."""
-
-    def __init__(self, bad_after: int = 10**9):
-        super().__init__(event_shape=(3,))
-        self.bad_after, self.calls = bad_after, 0
-        self.mu = torch.nn.Parameter(torch.zeros(3))
-        self.w = torch.nn.Parameter(torch.ones(3))
-
-    def model(self, x):
-        self.calls += 1
-        w = self.w - self.w.detach() if self.calls > self.bad_after else self.w
-        with pyro.plate("data", x.shape[0], dim=-1):
-            pyro.sample("x", dist.Normal(self.mu + 0.0 * torch.sqrt(w), 1.0).to_event(1), obs=x)
-
-    def guide(self, x):
-        pass
 
 
 def ppca(env: Env, shape=(5,)):
