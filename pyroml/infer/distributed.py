@@ -18,6 +18,7 @@ command again), under ``torchrun``, or under a cluster scheduler's environment (
 
 from __future__ import annotations
 
+import atexit
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -93,6 +94,15 @@ def all_gather(obj: Any) -> List[Any]:
     return out
 
 
+def _destroy_group() -> None:
+    """Tear the ``torch.distributed`` group down at interpreter exit, if it is still up: its
+    communication threads would otherwise be killed mid-flight and abort the process."""
+    import torch.distributed as td
+
+    if td.is_available() and td.is_initialized():
+        td.destroy_process_group()
+
+
 class ELBOModule(torch.nn.Module):
     """The model, guide and ELBO as one module: ``forward(*batch)`` is the scaled loss, so that a
     DDP wrapper all-reduces its gradients (Pyro's ``svi_lightning`` pattern)."""
@@ -117,6 +127,7 @@ class Distributed:
             flags = {**flags, "strategy": DDPStrategy(**DDP_SETTINGS)}
         self.fabric = Fabric(**flags)
         self.fabric.launch()
+        atexit.register(_destroy_group)  # a gloo group alive at exit aborts ("terminate called ...")
         self.rank, self.world = self.fabric.global_rank, self.fabric.world_size
         self.device = self.fabric.device
 
