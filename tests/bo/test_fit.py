@@ -92,3 +92,20 @@ def test_the_acquisition_maximiser_beats_a_dense_grid():
     grid = bo.optimize.sobol(BOX, 4096, seed=9)
     with torch.no_grad():
         assert found.value >= float(acq(grid[:, None, :]).max()) - 1e-6
+
+
+def test_prior_centre_is_the_lognormal_loc_else_the_log_median_else_the_log_mean():
+    """The fit's first start, per hyperparameter: LogNormal -> its loc; a prior with a quantile
+    function (Uniform(0.1, 2): median 1.05) -> log median; one without (Gamma(2, 2): mean 1) -> log mean."""
+    import pyro.distributions as dist
+    X, y = _data()
+    gp = GP(X, y, priors={"lengthscale": dist.Uniform(0.1, 2.0), "variance": dist.Gamma(2.0, 2.0)})
+    centre = prior_centre(gp)
+    assert centre.dtype == torch.float64 and centre.shape == (len(gp.hyper_names),)
+    for name, value in zip(gp.hyper_names, centre.tolist()):
+        if "lengthscale" in name:
+            assert value == pytest.approx(math.log(1.05)), name
+        elif "variance" in name:
+            assert value == pytest.approx(0.0, abs=1e-12), name
+        else:  # the noise: the default LogNormal
+            assert value == pytest.approx(float(gp.prior(name).loc)), name
