@@ -31,7 +31,7 @@ from pyroml._validation import check_int
 from pyroml.data.datasets import Dataset, as_tensors
 from pyroml.data.streaming import as_stream, is_stream
 from pyroml.evaluation.metrics import iwae_bound
-from pyroml.infer.distributed import all_gather, all_sum, process_group
+from pyroml.infer.distributed import all_gather, all_sum, block, process_group
 from pyroml.infer.elbo import elbo_sum
 from pyroml.io.atomic import write_json
 from pyroml.models.base import DensityModel
@@ -83,11 +83,6 @@ class Report:
                 f"MSE {self.mse:.4f} (posterior mean) / {self.mse_sample:.4f} (posterior sample)")
 
 
-def _block(n: int, rank: int, world: int) -> range:
-    """Rank ``rank``'s contiguous block of ``n`` examples (blocks in rank order tile ``range(n)``)."""
-    return range(rank * n // world, (rank + 1) * n // world)
-
-
 class _Passes:
     """The evaluation data as batches on the model's device, pass after pass (in order): slices of
     tensors in memory, or a stream's batches; the labels of a stream are collected on the way.
@@ -106,7 +101,7 @@ class _Passes:
                                pin_memory=self.device.type == "cuda")
             self.n, self.sharded = stream.n, world > 1 and stream.map_style
             if self.sharded:
-                stream = as_stream(torch.utils.data.Subset(data, _block(stream.n, rank, world)), batch_size,
+                stream = as_stream(torch.utils.data.Subset(data, block(stream.n, rank, world)), batch_size,
                                    num_workers=num_workers, pin_memory=self.device.type == "cuda")
             self.stream = stream
             model.check_input(self.stream.head(batch_size), what="evaluation data")
@@ -115,8 +110,8 @@ class _Passes:
             self.n, self.sharded = x.shape[0], world > 1
             self.labels = data.y.cpu() if isinstance(data, Dataset) and data.y is not None else None
             model.check_input(x, what="evaluation data")
-            block = _block(self.n, rank, world)
-            self.x = x[block.start: block.stop] if self.sharded else x
+            mine = block(self.n, rank, world)
+            self.x = x[mine.start: mine.stop] if self.sharded else x
 
     def __call__(self, collect_labels: bool = False) -> Iterator[torch.Tensor]:
         if self.stream is None:

@@ -26,7 +26,8 @@ import torch
 
 from pyroml._validation import check_int
 
-__all__ = ["ELBOModule", "Distributed", "fabric_flags", "DDP_SETTINGS", "process_group", "all_sum", "all_gather"]
+__all__ = ["ELBOModule", "Distributed", "fabric_flags", "DDP_SETTINGS", "process_group", "block", "all_sum",
+           "all_gather"]
 
 #: how ``strategy="ddp"`` is set up (``torch.nn.parallel.DistributedDataParallel``'s arguments):
 #: no buffer broadcast before each forward (the engine's buffers never change), gradients as
@@ -69,6 +70,11 @@ def process_group() -> Tuple[int, int]:
     if td.is_available() and td.is_initialized():
         return td.get_rank(), td.get_world_size()
     return 0, 1
+
+
+def block(n: int, rank: int, world: int) -> range:
+    """Rank ``rank``'s contiguous block of ``n`` examples (the blocks in rank order tile ``range(n)``)."""
+    return range(rank * n // world, (rank + 1) * n // world)
 
 
 def all_sum(values: List[float], device: torch.device) -> List[float]:
@@ -142,5 +148,4 @@ class Distributed:
         """The element-wise mean of ``values`` over the ranks (one all-reduce)."""
         if self.world == 1 or not values:
             return values
-        t = torch.tensor(values, dtype=torch.float64, device=self.device)
-        return [float(v) for v in self.fabric.all_reduce(t, reduce_op="mean")]
+        return [v / self.world for v in all_sum(values, self.device)]

@@ -128,7 +128,7 @@ def _epoch(step_fn: _Step, batches: Union[_Batches, _StreamBatches], epoch: int,
     n, world, epoch_sum, seen = batches.n, batches.world, 0.0, 0
     values: List[Tuple[float, int]] = []
     for step, batch, b in batches.epoch(epoch):
-        lr = step_fn.optimizer.param_groups[0]["lr"]  # the step's own (the schedule moves it after the step)
+        lr = step_fn.optimizer.param_groups[0]["lr"] if log else 0.0  # the step's own (the schedule moves it after)
         value = step_fn(batch, n * world / b, epoch, step, first=first and step == 0)
         values.append((value, b))
         epoch_sum, seen = epoch_sum + value * b / n, seen + b

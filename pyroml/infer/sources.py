@@ -24,7 +24,7 @@ import torch
 
 from pyroml.data.datasets import as_tensors
 from pyroml.data.streaming import Stream, as_stream, epoch_permutation, is_stream
-from pyroml.infer.distributed import all_sum, process_group
+from pyroml.infer.distributed import all_sum, block, process_group
 from pyroml.infer.elbo import elbo_per_example, elbo_sum
 from pyroml.infer.module import SVIModule
 
@@ -160,14 +160,14 @@ def data_elbo(model: SVIModule, data: Any, num_particles: int = 1, batch_size: i
             return elbo_per_example(model, data, num_particles, batch_size)
         tensors = as_tensors(data)
         n = tensors[0].shape[0]
-        block = [t[rank * n // world: (rank + 1) * n // world] for t in tensors]
-        batches: Any = ([t[i: i + batch_size].to(dev) for t in block] for i in range(0, block[0].shape[0], batch_size))
+        mine = block(n, rank, world)
+        part = [t[mine.start: mine.stop] for t in tensors]
+        batches: Any = ([t[i: i + batch_size].to(dev) for t in part] for i in range(0, part[0].shape[0], batch_size))
     else:
         stream = as_stream(data, batch_size)
         if world > 1 and stream.map_style:  # each rank its block; the sums added below
             n = stream.n
-            stream = as_stream(torch.utils.data.Subset(data, range(rank * n // world, (rank + 1) * n // world)),
-                               batch_size)
+            stream = as_stream(torch.utils.data.Subset(data, block(n, rank, world)), batch_size)
         else:
             world = 1
         batches = ([x.to(dev)] for x, _ in stream.batches(shuffle=False))

@@ -12,8 +12,8 @@ from torch.utils.data import TensorDataset
 import pyroml
 from pyroml.data import Dataset
 from pyroml.evaluation import Report, bits_per_dim, dequantise
-from pyroml.evaluation.report import _block
 from pyroml.infer import elbo_per_example
+from pyroml.infer.distributed import block as _block
 
 
 def table(n=12, d=4, seed=0):

@@ -17,3 +17,16 @@ RAW = {"normalize": False, "standardize": False}
 def hypers_at(gp, value=0.7):
     """Every hyperparameter of ``gp`` at ``value``, as one setting (shape ``(1,)``)."""
     return {h: torch.tensor([value], dtype=torch.float64) for h in gp.hyper_names}
+
+
+def assert_closed_form_matches_autograd(gp, theta):
+    """At ``theta`` (shape ``(H,)``, float64), the closed-form potential's value and gradient equal
+    :meth:`GP.potential`'s and autograd's."""
+    import pytest
+
+    theta = theta.detach().clone().requires_grad_(True)
+    u = gp.potential(theta)
+    (g,) = torch.autograd.grad(u, theta)
+    v, g2 = gp.closed_form_potential()(theta.tolist())
+    assert v == pytest.approx(float(u.detach()), rel=1e-10)
+    assert torch.allclose(g, torch.tensor(g2, dtype=torch.float64), rtol=1e-7, atol=1e-10)

@@ -25,7 +25,7 @@ from pyroml.gp.kernels import (
     parse_kernel,
 )
 from pyroml.gp.potential import ClosedFormPotential
-from tests.gp.helpers import data
+from tests.gp.helpers import assert_closed_form_matches_autograd, data
 
 SPECS = ["rbf+periodic", "rbf*periodic", "(rbf+matern52)*periodic", "matern32+matern32",
          "exponential*rbf+periodic", "periodic*(matern12+rbf)*matern52"]
@@ -124,12 +124,7 @@ def test_composite_closed_form_potential_matches_autograd(spec, learned_noise):
     theta = torch.linspace(-0.5, 0.5, H, dtype=torch.float64)
     if learned_noise:
         theta[-1] = -4.0
-    theta.requires_grad_(True)
-    u = gp.potential(theta)
-    (g,) = torch.autograd.grad(u, theta)
-    v, g2 = gp.closed_form_potential()(theta.tolist())
-    assert v == pytest.approx(float(u.detach()), rel=1e-10)
-    assert torch.allclose(g, torch.tensor(g2, dtype=torch.float64), rtol=1e-7, atol=1e-10)
+    assert_closed_form_matches_autograd(gp, theta)
 
 
 @pytest.mark.parametrize("spec", ["rbf", "periodic", "rbf*periodic"])

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pyroml.gp import GP, KERNELS
-from tests.gp.helpers import data
+from tests.gp.helpers import assert_closed_form_matches_autograd, data
 
 
 @pytest.mark.parametrize("kernel,learned_noise,ard", [(k, False, a) for k in sorted(KERNELS) for a in (False, True)]
@@ -21,12 +21,7 @@ def test_closed_form_potential_matches_autograd(kernel, learned_noise, ard):
     theta = torch.linspace(-0.3, 0.4, H, dtype=torch.float64)
     if learned_noise:
         theta[-1] = -5.0
-    theta.requires_grad_(True)
-    u = gp.potential(theta)
-    (g,) = torch.autograd.grad(u, theta)
-    v, g2 = gp.closed_form_potential()(theta.tolist())
-    assert v == pytest.approx(float(u.detach()), rel=1e-10)
-    assert torch.allclose(g, torch.tensor(g2, dtype=torch.float64), rtol=1e-7, atol=1e-10)
+    assert_closed_form_matches_autograd(gp, theta)
 
 
 def test_direct_gradients_give_the_same_chain_as_autograd(monkeypatch):
