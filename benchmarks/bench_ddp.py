@@ -50,31 +50,31 @@ def _model(name: str) -> pyroml.models.DensityModel:
     return pyroml.ConvVAE(event_shape=MNIST_SHAPE) if name == "ConvVAE" else pyroml.VAE(event_shape=MNIST_SHAPE)
 
 
-#: DDP variants (``--variants``): pyroml's ``strategy="ddp"`` (DDP_SETTINGS); the same with the
-#: gradients compressed to bfloat16 for the all-reduce (float16 overflows: the loss is the
-#: full-data negative ELBO, so its gradients grow with N); or with 1 MB buckets (more overlap
-#: of the all-reduce with the backward pass)
-VARIANTS = ("ddp", "ddp-bf16", "ddp-bucket1")
+#: DDP variants (``--variants``): pyroml's ``strategy="ddp"`` (DDP_SETTINGS and, on gloo, the
+#: pairwise-exchange communication hook); ``ddp-allreduce``: the same with DDP's own all-reduce;
+#: ``ddp-bf16``: DDP's all-reduce of gradients compressed to bfloat16 (float16 overflows: the loss
+#: is the full-data negative ELBO, so its gradients grow with N); ``ddp-bucket1``: the exchange
+#: hook with 1 MB buckets (more overlap of communication with the backward pass)
+VARIANTS = ("ddp", "ddp-allreduce", "ddp-bf16", "ddp-bucket1")
 
 
 def _strategy(variant: str) -> Any:
-    """``fit``'s strategy for a variant (the bf16 hook is registered on the DDP module after set-up)."""
-    if variant == "ddp-bf16":
+    """``fit``'s strategy for a variant (hooks other than pyroml's are registered after set-up)."""
+    from pyroml.infer.distributed import DDP_SETTINGS, Distributed
+    if variant in ("ddp-allreduce", "ddp-bf16"):
         from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
-
-        from pyroml.infer.distributed import Distributed
         setup = Distributed.setup
 
         def setup_with_hook(self: Any, model: Any, step_fn: Any) -> None:
+            self.comm_hook = False
             setup(self, model, step_fn)
-            step_fn.forward._forward_module.register_comm_hook(None, default_hooks.bf16_compress_hook)
+            if variant == "ddp-bf16":
+                step_fn.forward._forward_module.register_comm_hook(None, default_hooks.bf16_compress_hook)
 
         Distributed.setup = setup_with_hook  # type: ignore[method-assign]
     if variant != "ddp-bucket1":
         return "ddp"
     from lightning_fabric.strategies import DDPStrategy
-
-    from pyroml.infer.distributed import DDP_SETTINGS
     return DDPStrategy(**DDP_SETTINGS, bucket_cap_mb=1)
 
 
