@@ -140,6 +140,7 @@ def exchange_hook(group: Any, bucket: Any) -> torch.futures.Future:
     while step < world:
         peer = td.get_global_rank(group, rank ^ step)
         sent = td.isend(buf, peer, group=group)
+        assert sent is not None  # None only for a rank outside the group
         td.recv(other, peer, group=group)
         sent.wait()
         buf.add_(other)
