@@ -12,6 +12,8 @@
 * :mod:`~pyroml.gp.contrib`: the same GP as a ``pyro.contrib.gp`` model (the SVI path);
 * :mod:`~pyroml.gp.exact`: :class:`GP`, exact GP regression;
 * :mod:`~pyroml.gp.sparse`: :class:`SparseGP`, inducing-point regression (VFE) for large N;
+  :mod:`~pyroml.gp.sparse_bound`: its bound from whitened data statistics summed over chunks, the
+  gradient chained through them by hand, and the k-means++ start of the inducing inputs;
 * :mod:`~pyroml.gp.linalg`: factorisations for joint function draws.
 """
 
