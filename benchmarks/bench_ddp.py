@@ -133,29 +133,44 @@ def _two_at_once(args: argparse.Namespace, config: str, workdir: str) -> Dict[st
     return {"examples_per_s": sum(r["examples_per_s"] for r in runs), "test_elbo": runs[0]["test_elbo"]}
 
 
+class _Bucket:
+    """What :func:`~pyroml.infer.distributed.exchange_hook` reads of DDP's ``GradBucket``."""
+
+    def __init__(self, buffer: torch.Tensor):
+        self._buffer = buffer
+
+    def buffer(self) -> torch.Tensor:
+        return self._buffer
+
+
 def _allreduce_worker(rank: int, port: int, sizes: List[int], out: str) -> None:
     import torch.distributed as dist
+
+    from pyroml.infer.distributed import exchange_hook
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
-    ms = {}
+    ways = {"allreduce": lambda t: dist.all_reduce(t), "exchange": lambda t: exchange_hook(None, _Bucket(t)).wait()}
+    ms: Dict[str, Dict[int, float]] = {way: {} for way in ways}
     for n in sizes:
         t = torch.randn(n)
-        for _ in range(20):
-            dist.all_reduce(t)
-        dist.barrier()
-        t0 = time.perf_counter()
-        for _ in range(200):
-            dist.all_reduce(t)
-        ms[n] = (time.perf_counter() - t0) / 200 * 1e3
+        for way, reduce in ways.items():
+            for _ in range(20):
+                reduce(t)
+            dist.barrier()
+            t0 = time.perf_counter()
+            for _ in range(200):
+                reduce(t)
+            ms[way][n] = (time.perf_counter() - t0) / 200 * 1e3
     if rank == 0:
         with open(out, "w") as f:
             json.dump(ms, f)
     dist.destroy_process_group()
 
 
-def allreduce_ms(sizes: List[int], workdir: str) -> Dict[str, float]:
-    """Milliseconds of one gloo all-reduce of ``n`` float32 values between two processes (200 in a
-    row, one thread each): the floor under every DDP step's communication on this machine."""
+def allreduce_ms(sizes: List[int], workdir: str) -> Dict[str, Dict[str, float]]:
+    """Milliseconds to average ``n`` float32 values between two processes (200 in a row, one thread
+    each), by gloo's all-reduce and by pyroml's exchange hook: the floor under every DDP step's
+    communication on this machine; ``{"allreduce"|"exchange": {n: ms}}``."""
     import socket
 
     import torch.multiprocessing as mp
@@ -197,8 +212,9 @@ def main() -> None:
                  "VAE": sum(p.numel() for p in _model("VAE").parameters())}
         latency = allreduce_ms(sorted(set(sizes.values())), workdir)
         for name, n in sizes.items():
-            print(f"gloo all-reduce of the {name}'s {n} gradients ({4 * n / 1e3:.0f} KB): "
-                  f"{latency[str(n)]:.3f} ms", flush=True)
+            print(f"the {name}'s {n} gradients ({4 * n / 1e3:.0f} KB) averaged by gloo's all-reduce: "
+                  f"{latency['allreduce'][str(n)]:.3f} ms, by the exchange hook: {latency['exchange'][str(n)]:.3f} ms",
+                  flush=True)
         for config in args.configs:
             modes = ["one", *args.variants, *(["two-at-once"] if args.ceiling else [])]
             runs: Dict[str, List[Dict[str, Any]]] = {m: [] for m in modes}
