@@ -14,13 +14,15 @@ function's spread over the box). Budget: ``10 d`` evaluations (at least 10), fro
 random initial design of ``2d + 1`` points per seed shared by every method.
 
 Methods: ``random`` (uniform random search), ``ei`` (pyroml's defaults, ``bo.minimize`` as a user
-calls it: log-EI, Matérn 5/2 ARD, unit cube, standardised y, noise learned, value-space MAP priors
-with the signal variance pinned, a fitted constant mean, projected L-BFGS acquisition
-maximisation; see docs/gp.md), ``ei-nl`` (the same with ``noiseless=True``;
+calls it: log-EI; unit cube, y standardised and Yeo-Johnson warped, noise learned; Matérn 5/2 or
+RBF ARD chosen each round by leave-one-out predictive density; value-space MAP priors with the
+signal variance pinned, a fitted constant mean, projected L-BFGS acquisition maximisation; see
+docs/gp.md), ``ei-nl`` (the same with ``noiseless=True``;
 noiseless problems only), ``nei`` (noisy log-EI; noisy problems only), ``thompson``, ``ucb``,
 ``ei-q4`` (batches of 4), and ``botorch``: BoTorch's default loop (``SingleTaskGP`` with input
 normalisation and output standardisation, ``fit_gpytorch_mll``, ``LogExpectedImprovement``,
-``optimize_acqf`` with 10 restarts and 512 raw samples), a benchmark-only reference, skipped if
+``optimize_acqf`` with 10 restarts and 512 raw samples; seeded by ``torch.manual_seed(seed)``
+per run, so its rows reproduce), a benchmark-only reference, skipped if
 BoTorch cannot be imported (``pip install botorch``; never a pyroml dependency).
 
 Reported per function, noise level and method: the median and interquartile range of the
@@ -147,6 +149,7 @@ def run(name: str, method: str, seed: int, noisy: bool, options: Optional[Dict] 
         return p.f(x) + sd * torch.randn(x.shape[0], generator=ng, dtype=torch.float64)
     t0 = time.perf_counter()
     if method == "botorch":
+        torch.manual_seed(seed)                  # BoTorch's raw samples and restarts draw from torch's global RNG
         XY = botorch_minimize(f, b, x0, budget - n0)
         X, Y = XY[:, :-1], XY[:, -1]
     elif method == "random":
@@ -191,6 +194,13 @@ def summary(rows: List[Dict], out: str) -> str:
     return "\n".join(lines)
 
 
+def _sign_test(better: int, worse: int) -> float:
+    """Two-sided sign-test p-value of ``better`` against ``worse`` paired outcomes (ties dropped):
+    :math:`\\min(1, 2 P[B \\le \\min(b, w)])` for :math:`B \\sim \\mathrm{Binomial}(b + w, 1/2)`."""
+    n, k = better + worse, min(better, worse)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
+
+
 def bars(rows: List[Dict]) -> str:
     """The issue's bars per noise level, from complete cells: functions where pyroml's default
     (``ei``) has a median log10 regret no worse than BoTorch's and better than random search's,
@@ -214,16 +224,21 @@ def bars(rows: List[Dict]) -> str:
                                     if r["method"] == m and r["noisy"] == noisy)
                for m in ("ei", "botorch") if any(r["method"] == m and r["noisy"] == noisy for r in rows)}
         ratio = f"{sec['ei'] / sec['botorch']:.2f}" if len(sec) == 2 else "–"
-        wins = []
+        wins, pooled = [], [0, 0, 0]                      # better, worse, seeds
         for fn in both:
             pair = {(r["method"], r["seed"]): r["log10_regret"] for r in rows
                     if r["function"] == fn and r["noisy"] == noisy and r["method"] in ("ei", "botorch")}
             seeds = sorted({s for m, s in pair if ("ei", s) in pair and ("botorch", s) in pair})
-            wins.append(f"{fn} {sum(pair['ei', s] <= pair['botorch', s] for s in seeds)}/{len(seeds)}")
+            better = sum(pair['ei', s] < pair['botorch', s] for s in seeds)
+            worse = sum(pair['ei', s] > pair['botorch', s] for s in seeds)
+            wins.append(f"{fn} {len(seeds) - worse}/{len(seeds)} (p={_sign_test(better, worse):.2f})")
+            pooled = [pooled[0] + better, pooled[1] + worse, pooled[2] + len(seeds)]
         out.append(f"{'noisy' if noisy else 'noiseless'}: ei no worse than botorch on {len(no_worse)}/{len(both)} "
                    f"(worse on {sorted(set(both) - set(no_worse))}); better than random on {len(beats)}/{len(rnd)} "
                    f"(not on {sorted(set(rnd) - set(beats))}); median s/iteration ei/botorch = {ratio}; seeds (same "
-                   f"initial design) where ei's regret <= botorch's: {', '.join(wins)}")
+                   f"initial design) where ei's regret <= botorch's, with the two-sided sign test's p over the "
+                   f"untied seeds: {', '.join(wins)}; all functions pooled {pooled[2] - pooled[1]}/{pooled[2]} "
+                   f"(p={_sign_test(pooled[0], pooled[1]):.3f})")
     return "\n".join(out)
 
 

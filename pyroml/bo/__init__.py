@@ -3,7 +3,9 @@
 * :mod:`~pyroml.bo.acquisition`: log expected improvement (plain and noisy), lower/upper
   confidence bound, Thompson sampling; objects over candidate batches ``(b, q, d)``;
 * :mod:`~pyroml.bo.optimize`: multi-start projected L-BFGS ascent of an acquisition over a box;
-* :mod:`~pyroml.bo.fit`: the MAP fit of a round (value-space priors, starts, fitted constant mean);
+* :mod:`~pyroml.bo.fit`: the MAP fit of a round (value-space priors, starts, fitted constant mean,
+  the kernel chosen by leave-one-out predictive density);
+* :mod:`~pyroml.bo.warp`: the monotone Yeo-Johnson warp of the observed values the GP is fitted to;
 * :mod:`~pyroml.bo.loop`: :class:`BayesOpt` (``suggest(q)`` / ``observe(x, y)``), :func:`minimize`,
   :class:`BOResult`, :class:`BOInterrupted`, and :func:`random_search` (a baseline).
 """

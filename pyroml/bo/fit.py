@@ -12,7 +12,7 @@ hyperparameters (:func:`gls_mean`, :func:`shift_mean`).
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, MutableMapping, Optional, Sequence, Tuple
 
 import pyro
 import pyro.distributions as dist
@@ -23,7 +23,11 @@ from pyroml.gp.kernels import Hypers, kernel_matrix
 from pyroml.gp.priors import Prior, default_priors, lognormal_params
 from pyroml.gp.transforms import Standardize
 
-__all__ = ["map_hypers", "prior_centre", "map_priors", "gls_mean", "shift_mean", "fit_map", "log_hypers"]
+__all__ = ["map_hypers", "prior_centre", "map_priors", "gls_mean", "shift_mean", "fit_map", "log_hypers",
+           "loo_log_predictive", "fit_select", "AUTO_KERNELS"]
+
+#: the kernels BO's default ``kernel="auto"`` chooses between each round (:func:`fit_select`)
+AUTO_KERNELS = ("matern52", "rbf")
 
 
 def map_priors(d: int) -> Tuple[Dict[str, Prior], Prior]:
@@ -127,17 +131,22 @@ def map_hypers(model: GP, starts: Sequence[torch.Tensor], draws: int = 3, steps:
                      diagnostics={"method": "MAP", "potential": best_val})
 
 
+def _covariance(model: GP, hypers: Hypers) -> torch.Tensor:
+    """:math:`K + (\\sigma_n^2 + \\text{jitter}) I` on the working scale at the first setting of
+    ``hypers``; ``(n, n)``."""
+    hp = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1)[:1] for k, v in hypers.items()}
+    n = model.Xt.shape[0]
+    noise = hp["noise"] if "noise" in hp else torch.full((1,), model.noise, dtype=torch.float64)
+    return kernel_matrix(model.kernel, model.Xt, model.Xt, hp)[0] + \
+        (noise + model.jitter) * torch.eye(n, dtype=torch.float64)
+
+
 def gls_mean(model: GP, hypers: Hypers) -> float:
     """The constant prior mean of the working-scale targets that maximises the marginal
     likelihood at the hyperparameters ``hypers`` (one setting): the generalised least-squares
     estimate :math:`\\hat c = \\mathbf 1^\\top K^{-1} \\tilde y / \\mathbf 1^\\top K^{-1} \\mathbf 1`,
     with :math:`K` the covariance of the targets :math:`\\tilde y` (kernel plus noise)."""
-    hp = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1)[:1] for k, v in hypers.items()}
-    n = model.Xt.shape[0]
-    noise = hp["noise"] if "noise" in hp else torch.full((1,), model.noise, dtype=torch.float64)
-    K = kernel_matrix(model.kernel, model.Xt, model.Xt, hp)[0] + \
-        (noise + model.jitter) * torch.eye(n, dtype=torch.float64)
-    L = torch.linalg.cholesky(K)
+    L = torch.linalg.cholesky(_covariance(model, hypers))
     rhs = torch.stack([model.yt, torch.ones_like(model.yt)], -1)
     sol = torch.cholesky_solve(rhs, L)
     return float(sol[:, 0].sum() / sol[:, 1].sum())
@@ -177,3 +186,45 @@ def fit_map(model: GP, previous: Optional[torch.Tensor] = None, seed: int = 0, c
             shift_mean(model, gls_mean(model, post.samples))
             post = map_hypers(model, [log_hypers(post)], draws=0, seed=seed)
     return post
+
+
+def loo_log_predictive(model: GP, hypers: Hypers) -> float:
+    """The leave-one-out log predictive density of the working-scale targets :math:`\\tilde y`
+    (after the constant mean) at the hyperparameters ``hypers`` (one setting), in closed form
+    (Sundararajan and Keerthi, 2001): with :math:`C = K + \\sigma_n^2 I` and :math:`\\alpha = C^{-1}\\tilde y`,
+
+    .. math::
+
+        \\sum_i \\log \\mathcal N\\big(\\tilde y_i \\mid \\mu_{-i}, \\sigma^2_{-i}\\big), \\qquad
+        \\sigma^2_{-i} = 1 / [C^{-1}]_{ii}, \\quad \\tilde y_i - \\mu_{-i} = \\alpha_i \\sigma^2_{-i}.
+
+    How well each point is predicted from the others: a check of the kernel's *shape* (how
+    smooth the function is) that the marginal likelihood, dominated by its complexity term on a
+    dozen points, makes poorly."""
+    C_inv = torch.cholesky_inverse(torch.linalg.cholesky(_covariance(model, hypers)))
+    alpha = C_inv @ model.yt
+    var = 1 / C_inv.diagonal()
+    return float((-0.5 * torch.log(2 * math.pi * var) - 0.5 * alpha ** 2 * var).sum())
+
+
+def fit_select(models: Sequence[GP], previous: MutableMapping[str, torch.Tensor], seed: int = 0,
+               constant_mean: bool = True) -> Tuple[GP, Posterior]:
+    """One BO round's fit over candidate kernels: :func:`fit_map` each of ``models`` (GPs on the
+    same data that differ in their kernel) from its previous estimate ``previous[kernel_name]``
+    (updated in place), and keep the one with the highest :func:`loo_log_predictive`; a single
+    model is returned as fitted. BO's default chooses so between Matérn 5/2 and RBF
+    (:data:`AUTO_KERNELS`): RBF for smooth objectives, whose minima it extrapolates, Matérn for
+    rugged ones, which RBF over-smooths.
+
+    :returns: the chosen model (its constant mean applied) and its one-sample posterior.
+    """
+    best: Optional[Tuple[GP, Posterior, float]] = None
+    for model in models:
+        post = fit_map(model, previous.get(model.kernel_name), seed=seed, constant_mean=constant_mean)
+        previous[model.kernel_name] = log_hypers(post)
+        score = loo_log_predictive(model, post.samples) if len(models) > 1 else 0.0
+        if best is None or score > best[2]:
+            best = (model, post, score)
+    if best is None:
+        raise ValueError("fit_select needs at least one model")
+    return best[0], best[1]

@@ -6,9 +6,10 @@ hyperparameters to the evaluations so far (MAP by L-BFGS, or a NUTS posterior) a
 loop built on it: a space-filling initial design (scrambled Sobol points) unless ``x0`` is given,
 then ``iterations`` rounds of suggest, evaluate, observe.
 
-The GP works on the unit cube of the box and on standardised values (:mod:`pyroml.gp.transforms`),
-with the noise learned under its prior unless ``noiseless=True``, hyperparameters and a constant
-prior mean by MAP (:mod:`pyroml.bo.fit`). Analytic acquisitions
+The GP works on the unit cube of the box and on standardised, monotonely warped values
+(:mod:`pyroml.gp.transforms`, :mod:`pyroml.bo.warp`), the noise learned under its prior unless
+``noiseless=True``, hyperparameters, a constant mean and (by default) the kernel, Matérn 5/2 or
+RBF, fitted each round (:mod:`pyroml.bo.fit`). Analytic acquisitions
 (:mod:`pyroml.bo.acquisition`) are maximised by multi-start projected L-BFGS
 (:func:`pyroml.bo.optimize.maximize`); Thompson sampling minimises joint function draws over a
 candidate set. Batches (``q > 1``) are chosen greedily with fantasised observations (each chosen
@@ -29,8 +30,9 @@ from tqdm.auto import tqdm
 
 from pyroml._validation import check_choice, check_int, check_positive
 from pyroml.bo.acquisition import METHODS, make_acquisition, thompson_indices
-from pyroml.bo.fit import fit_map, log_hypers, map_priors, shift_mean
+from pyroml.bo.fit import AUTO_KERNELS, fit_select, map_priors, shift_mean
 from pyroml.bo.optimize import maximize, sobol
+from pyroml.bo.warp import YeoJohnson
 from pyroml.gp import GP, Posterior
 from pyroml.gp.kernels import hyper_kind, resolve_kernel
 from pyroml.gp.priors import Prior
@@ -133,7 +135,9 @@ class BayesOpt:
         ``"nuts"`` (the GP's own priors; one chain each round, warm-started from the previous
         round's last draw with half the warm-up; EI and LCB average over its draws, Thompson
         sampling uses one).
-    :param str kernel: the GP's kernel (default Matérn 5/2, ARD in more than one dimension).
+    :param kernel: the GP's kernel (ARD in more than one dimension), or ``"auto"`` (default):
+        each MAP round fits both Matérn 5/2 and RBF and keeps the one that predicts the held-out
+        points best (:func:`pyroml.bo.fit.fit_select`); NUTS uses Matérn 5/2.
     :param float noise: a fixed noise variance in the units of ``y`` squared (default: learned).
     :param bool noiseless: a deterministic objective: noise fixed at :math:`10^{-6}` of the
         standardised scale.
@@ -143,38 +147,45 @@ class BayesOpt:
     :param bool constant_mean: (MAP only) fit the GP's constant prior mean with its hyperparameters
         (:func:`pyroml.bo.fit.gls_mean`) instead of fixing it at the mean of the observed values,
         which BO's clustering of points near the incumbent biases low; default ``True``.
+    :param bool warp: fit the GP to Yeo-Johnson-warped values (:mod:`pyroml.bo.warp`; monotone,
+        fitted each round) rather than to ``y`` itself; default ``True``, off when ``noise`` is
+        given (it is stated in the units of ``y``).
     :param gp_options: passed to :class:`~pyroml.gp.GP` (e.g. ``normalize``, ``standardize``, ``ard``).
     """
 
-    def __init__(self, bounds: Bounds, method: str = "ei", hyperparameters: str = "map", kernel: Any = "matern52",
+    def __init__(self, bounds: Bounds, method: str = "ei", hyperparameters: str = "map", kernel: Any = "auto",
                  noise: Optional[float] = None, noiseless: bool = False, priors: Optional[Mapping[str, Prior]] = None,
                  kappa: float = 2.0, n_candidates: int = 1024, restarts: int = 10, seed: int = 0,
-                 nuts_samples: int = 20, nuts_warmup: int = 60, constant_mean: bool = True, **gp_options: Any):
+                 nuts_samples: int = 20, nuts_warmup: int = 60, constant_mean: bool = True, warp: bool = True,
+                 **gp_options: Any):
         check_choice("method", method, METHODS)
         check_choice("hyperparameters", hyperparameters, ("map", "nuts"))
         self.bounds = as_bounds(bounds)
-        spec = resolve_kernel(kernel, self.bounds.shape[1])       # a wrong name or dimension: an error now
+        auto = isinstance(kernel, str) and kernel == "auto"
+        self.kernels = list(AUTO_KERNELS if hyperparameters == "map" else AUTO_KERNELS[:1]) if auto else [kernel]
+        specs = [resolve_kernel(k, self.bounds.shape[1]) for k in self.kernels]     # a wrong one: an error now
         self.method, self.hyperparameters, self.seed = method, hyperparameters, check_int("seed", seed, 0)
         self.kappa = check_positive("kappa", kappa, allow_zero=True)
         self.n_candidates = check_int("n_candidates", n_candidates, 1)
         self.restarts = check_int("restarts", restarts, 1)
         self.nuts_samples, self.nuts_warmup = nuts_samples, nuts_warmup
         self.constant_mean = bool(constant_mean) and hyperparameters == "map"
+        self.warp = bool(warp) and noise is None
         d = self.bounds.shape[1]
         if hyperparameters == "map":              # the defaults' value-space MAP (pyroml.bo.fit.map_priors)
             kernel_priors, noise_prior = map_priors(d)
-            kinds = {hyper_kind(h) for h in spec.kernel.hypers}
+            kinds = {hyper_kind(h) for spec in specs for h in spec.kernel.hypers}
             priors = {**{k: v for k, v in kernel_priors.items() if k in kinds}, **(priors or {})}
             if noise is None and not noiseless:
                 gp_options.setdefault("noise_prior", noise_prior)
-        self.gp_options: Dict[str, Any] = {"kernel": kernel, "noise": noise, "noiseless": noiseless, "priors": priors,
+        self.gp_options: Dict[str, Any] = {"noise": noise, "noiseless": noiseless, "priors": priors,
                                            "bounds": self.bounds, **gp_options}
         self.generator = torch.Generator().manual_seed(seed)
         self.X, self.Y = torch.zeros(0, d, dtype=torch.float64), torch.zeros(0, dtype=torch.float64)
         self.rounds = 0
         self.last: Dict[str, Any] = {}
         self._nuts_state: Optional[Dict[str, Any]] = None
-        self._map_state: Optional[torch.Tensor] = None
+        self._map_state: Dict[str, torch.Tensor] = {}
 
     @property
     def dim(self) -> int:
@@ -194,19 +205,30 @@ class BayesOpt:
         y = _values(y, x.shape[0], x)
         self.X, self.Y = torch.cat([self.X, x]), torch.cat([self.Y, y])
 
-    def model(self) -> GP:
-        """The GP on the evaluations so far."""
-        return GP(self.X, self.Y, **self.gp_options)
+    def targets(self) -> torch.Tensor:
+        """The values the GP is fitted to, ``(n,)``: ``Y`` warped (:class:`~pyroml.bo.warp.YeoJohnson`
+        fitted to it, kept as ``last["warp"]``) when ``warp``, else ``Y``."""
+        self.last["warp"] = YeoJohnson.fit(self.Y) if self.warp else None
+        return self.Y if self.last["warp"] is None else self.last["warp"](self.Y)
 
-    def _posterior(self, model: GP) -> Posterior:
-        """MAP (:func:`pyroml.bo.fit.fit_map`: from the prior's centre and the previous round's
+    def model(self, kernel: Any = None) -> GP:
+        """The GP on :meth:`targets` with ``kernel`` (default: the first candidate kernel)."""
+        return GP(self.X, self.targets(), kernel=self.kernels[0] if kernel is None else kernel, **self.gp_options)
+
+    def _posterior_model(self) -> GP:
+        """The round's GP and posterior (kept in :attr:`last`): MAP over the candidate kernels
+        (:func:`pyroml.bo.fit.fit_select`: each from the prior's centre and its previous
         estimate, with the constant mean), or one NUTS chain warm-started from the previous
         round's last draw and step size."""
-        seed = self.seed * 1000 + self.rounds
+        self.last = {}
+        y, seed = self.targets(), self.seed * 1000 + self.rounds
         if self.hyperparameters == "map":
-            post = fit_map(model, self._map_state, seed=seed, constant_mean=self.constant_mean)
-            self._map_state = log_hypers(post)
-            return post
+            models = [GP(self.X, y, kernel=k, **self.gp_options) for k in self.kernels]
+            model, post = fit_select(models, self._map_state, seed=seed, constant_mean=self.constant_mean)
+            self.last.update(model=model, posterior=post, kernel=self.kernels[models.index(model)])
+            return model
+        model = GP(self.X, y, kernel=self.kernels[0], **self.gp_options)
+        self.last["kernel"] = self.kernels[0]
         state = self._nuts_state
         if state is None or set(state["init"]) != set(model.hyper_names):
             post = model.sample_posterior(self.nuts_samples, self.nuts_warmup, num_chains=1, seed=seed)
@@ -215,7 +237,8 @@ class BayesOpt:
                                           init=state["init"], step_size=state["step_size"])
         self._nuts_state = {"init": {k: float(v[-1]) for k, v in post.samples.items()},
                             "step_size": post.diagnostics["step_size"][0]}
-        return post
+        self.last.update(model=model, posterior=post)
+        return model
 
     def _thompson_candidates(self) -> torch.Tensor:
         """A regular grid in 1-d, else Sobol points plus perturbations of the best five inputs."""
@@ -251,14 +274,9 @@ class BayesOpt:
         self.last["seconds"] = time.perf_counter() - t0
         return X_new
 
-    def _posterior_model(self) -> GP:
-        model = self.model()
-        self.last = {"model": model, "posterior": self._posterior(model)}
-        return model
-
     def _fantasy_model(self, model: GP, X: torch.Tensor, Y: torch.Tensor) -> GP:
         """The GP on ``X, Y`` with ``model``'s constant mean (in the units of ``y``)."""
-        fantasy = GP(X, Y, **self.gp_options)
+        fantasy = GP(X, Y, kernel=self.last["kernel"], **self.gp_options)
         t, mean = fantasy.output_transform, model.output_transform.shift
         shift_mean(fantasy, (mean - t.shift) / t.scale)
         return fantasy
@@ -266,10 +284,11 @@ class BayesOpt:
     def _greedy_batch(self, model: GP, post: Posterior, q: int) -> torch.Tensor:
         """``q`` maximisers of the analytic acquisition, each after fantasising the ones before."""
         chosen: List[torch.Tensor] = []
-        X, Y = self.X, self.Y
+        X, Y = self.X, model.y                 # the GP's targets (warped values when warp)
         anchors = self.X[self.Y.argsort()[:3]]
+        best = float(model.y.min())
         for j in range(q):
-            acq = make_acquisition(self.method, model, post.samples, float(self.Y.min()), self.kappa)
+            acq = make_acquisition(self.method, model, post.samples, best, self.kappa)
             found = maximize(acq, self.bounds, raw_samples=self.n_candidates, restarts=self.restarts,
                              seed=self.seed * 7919 + self.rounds * 31 + j, anchors=anchors, avoid=X,
                              generator=self.generator)
@@ -297,9 +316,14 @@ def _entry(opt: BayesOpt, it: int, X_new: torch.Tensor, y_new: torch.Tensor, rec
         grid = torch.linspace(float(opt.bounds[0, 0]), float(opt.bounds[1, 0]), 400, dtype=torch.float64)[:, None] \
             if grid is None else grid
         m, v = model.predict(grid, post.samples, noiseless=True)
-        entry.update(candidates=grid[:, 0], gp_mean=m, gp_std=v.sqrt(), X_before=model.X[:, 0], Y_before=model.y)
+        warp = opt.last.get("warp")
+        if warp is not None:                   # back to y's units: the median and half the central 68% band
+            m, s = warp.inverse(m), 0.5 * (warp.inverse(m + v.sqrt()) - warp.inverse(m - v.sqrt()))
+            v = s ** 2
+        entry.update(candidates=grid[:, 0], gp_mean=m, gp_std=v.sqrt(), X_before=model.X[:, 0],
+                     Y_before=opt.Y[:model.X.shape[0]])
         if "sample" in opt.last:
-            entry["sample"] = opt.last["sample"]
+            entry["sample"] = opt.last["sample"] if warp is None else warp.inverse(opt.last["sample"])
         else:
             with torch.no_grad():
                 entry["acquisition"] = opt.last["acquisition_fn"](grid[:, None, :])
@@ -307,7 +331,7 @@ def _entry(opt: BayesOpt, it: int, X_new: torch.Tensor, y_new: torch.Tensor, rec
 
 
 def minimize(f: Objective, bounds: Bounds, x0: Optional[torch.Tensor] = None, iterations: int = 10,
-             method: str = "ei", hyperparameters: str = "map", kernel: str = "matern52",
+             method: str = "ei", hyperparameters: str = "map", kernel: Any = "auto",
              noise: Optional[float] = None, n_candidates: int = 1024, kappa: float = 2.0, seed: int = 0,
              nuts_samples: int = 20, nuts_warmup: int = 60, record: bool = True,
              priors: Optional[Mapping[str, Prior]] = None, q: int = 1, noiseless: bool = False,
