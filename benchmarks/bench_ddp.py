@@ -50,26 +50,48 @@ def _model(name: str) -> pyroml.models.DensityModel:
     return pyroml.ConvVAE(event_shape=MNIST_SHAPE) if name == "ConvVAE" else pyroml.VAE(event_shape=MNIST_SHAPE)
 
 
-#: DDP variants (``--variants``): pyroml's ``strategy="ddp"`` (DDP_SETTINGS and, on gloo, the
-#: pairwise-exchange communication hook); ``ddp-allreduce``: the same with DDP's own all-reduce;
-#: ``ddp-bf16``: DDP's all-reduce of gradients compressed to bfloat16 (float16 overflows: the loss
-#: is the full-data negative ELBO, so its gradients grow with N); ``ddp-bucket1``: the exchange
-#: hook with 1 MB buckets (more overlap of communication with the backward pass)
-VARIANTS = ("ddp", "ddp-allreduce", "ddp-bf16", "ddp-bucket1")
+#: DDP variants (``--variants``): pyroml's ``strategy="ddp"`` (DDP_SETTINGS, DDP's own
+#: all-reduce); ``ddp-exchange``: the gradients averaged by :func:`exchange_hook` instead (pairwise
+#: send/receive); ``ddp-bf16``: DDP's all-reduce of gradients compressed to bfloat16 (float16
+#: overflows: the loss is the full-data negative ELBO, so its gradients grow with N);
+#: ``ddp-bucket1``: 1 MB buckets (more overlap of communication with the backward pass)
+VARIANTS = ("ddp", "ddp-exchange", "ddp-bf16", "ddp-bucket1")
+
+
+def exchange_hook(group: Any, bucket: Any) -> torch.futures.Future:
+    """A DDP communication hook for two processes: swap the gradient bucket with the other rank
+    (one send, one receive on the same gloo group) and average, :math:`\\bar g = (g_r + g_{1-r})/2`
+    (float addition commutes: both ranks keep the same bits). Between two processes in a tight
+    loop it takes ~0.2 ms for 82 KB where gloo's all-reduce takes ~1.6 ms, but in training it did
+    not beat the all-reduce (docs/benchmarks.md#ddp), so it stays here as a measured variant."""
+    import torch.distributed as td
+
+    group = group if group is not None else td.group.WORLD
+    buf, other = bucket.buffer(), torch.empty_like(bucket.buffer())
+    peer = td.get_global_rank(group, 1 - td.get_rank(group))
+    sent = td.isend(buf, peer, group=group)
+    assert sent is not None  # None only for a rank outside the group
+    td.recv(other, peer, group=group)
+    sent.wait()
+    out: torch.futures.Future = torch.futures.Future()
+    out.set_result(buf.add_(other).div_(2))
+    return out
 
 
 def _strategy(variant: str) -> Any:
-    """``fit``'s strategy for a variant (hooks other than pyroml's are registered after set-up)."""
+    """``fit``'s strategy for a variant (a communication hook is registered on the DDP module after set-up)."""
     from pyroml.infer.distributed import DDP_SETTINGS, Distributed
-    if variant in ("ddp-allreduce", "ddp-bf16"):
+    if variant in ("ddp-exchange", "ddp-bf16"):
         from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
         setup = Distributed.setup
+        # unannotated lambda: DDP compares a hook's annotations with its classes, which postponed
+        # evaluation (``from __future__ import annotations``) turns into strings
+        hook = default_hooks.bf16_compress_hook if variant == "ddp-bf16" else \
+            (lambda group, bucket: exchange_hook(group, bucket))
 
         def setup_with_hook(self: Any, model: Any, step_fn: Any) -> None:
-            self.comm_hook = False
             setup(self, model, step_fn)
-            if variant == "ddp-bf16":
-                step_fn.forward._forward_module.register_comm_hook(None, default_hooks.bf16_compress_hook)
+            step_fn.forward._forward_module.register_comm_hook(None, hook)
 
         Distributed.setup = setup_with_hook  # type: ignore[method-assign]
     if variant != "ddp-bucket1":
@@ -134,7 +156,7 @@ def _two_at_once(args: argparse.Namespace, config: str, workdir: str) -> Dict[st
 
 
 class _Bucket:
-    """What :func:`~pyroml.infer.distributed.exchange_hook` reads of DDP's ``GradBucket``."""
+    """What :func:`exchange_hook` reads of DDP's ``GradBucket``."""
 
     def __init__(self, buffer: torch.Tensor):
         self._buffer = buffer
@@ -145,8 +167,6 @@ class _Bucket:
 
 def _allreduce_worker(rank: int, port: int, sizes: List[int], out: str) -> None:
     import torch.distributed as dist
-
-    from pyroml.infer.distributed import exchange_hook
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     ways = {"allreduce": lambda t: dist.all_reduce(t), "exchange": lambda t: exchange_hook(None, _Bucket(t)).wait()}
@@ -169,7 +189,7 @@ def _allreduce_worker(rank: int, port: int, sizes: List[int], out: str) -> None:
 
 def allreduce_ms(sizes: List[int], workdir: str) -> Dict[str, Dict[str, float]]:
     """Milliseconds to average ``n`` float32 values between two processes (200 in a row, one thread
-    each), by gloo's all-reduce and by pyroml's exchange hook: the floor under every DDP step's
+    each), by gloo's all-reduce and by :func:`exchange_hook`: the floor under every DDP step's
     communication on this machine; ``{"allreduce"|"exchange": {n: ms}}``."""
     import socket
 

@@ -27,7 +27,7 @@ import torch
 from pyroml._validation import check_int
 
 __all__ = ["ELBOModule", "Distributed", "fabric_flags", "DDP_SETTINGS", "process_group", "block", "all_sum",
-           "all_gather", "exchange_hook", "EXCHANGE_MAX_BYTES"]
+           "all_gather"]
 
 #: how ``strategy="ddp"`` is set up (``torch.nn.parallel.DistributedDataParallel``'s arguments):
 #: no buffer broadcast before each forward (the engine's buffers never change), gradients as
@@ -100,56 +100,6 @@ def all_gather(obj: Any) -> List[Any]:
     return out
 
 
-#: buckets up to this size are averaged by :func:`exchange_hook`'s pairwise exchanges whatever the
-#: number of processes; larger ones too with two processes (the same bytes as a ring all-reduce)
-EXCHANGE_MAX_BYTES = 1 << 20
-
-
-def exchange_hook(group: Any, bucket: Any) -> torch.futures.Future:
-    """A DDP communication hook: the mean of a gradient bucket over the :math:`W` ranks by
-    recursive doubling — in round :math:`k = 0, 1, \\dots, \\log_2 W - 1` rank :math:`r` swaps its
-    partial sum with rank :math:`r \\oplus 2^k` (one send and one receive) and adds the two:
-
-    .. math::
-
-        g^{(k+1)}_r = g^{(k)}_r + g^{(k)}_{r \\oplus 2^k}, \\qquad
-        \\bar g = g^{(\\log_2 W)}_r / W.
-
-    Float addition commutes, so every rank ends with the same bits (the replicas stay identical).
-    On CPU (gloo) this is one round trip per round: between two processes on this project's
-    2-core machine an 82 KB bucket takes ~0.1 ms, where gloo's all-reduce, whose ring moves the
-    bucket in many small messages, takes ~1 ms (``benchmarks/bench_ddp.py``). Used by
-    :class:`Distributed` for gloo groups whose size is a power of two; a bucket over
-    :data:`EXCHANGE_MAX_BYTES` on more than two ranks (where a ring moves fewer bytes), or any
-    bucket on another group size, goes through the ordinary all-reduce.
-
-    :param group: the process group (``None``: the default group), DDP's hook ``state``.
-    :param bucket: DDP's ``GradBucket``; its ``buffer()`` is the flat gradient tensor ``(n,)``.
-    :returns: a completed future holding the averaged buffer ``(n,)``.
-    """
-    import torch.distributed as td
-
-    group = group if group is not None else td.group.WORLD
-    world, rank = td.get_world_size(group), td.get_rank(group)
-    buf = bucket.buffer()
-    if world & (world - 1) or (world > 2 and buf.numel() * buf.element_size() > EXCHANGE_MAX_BYTES):
-        work = td.all_reduce(buf, group=group, async_op=True)
-        return work.get_future().then(lambda fut: fut.value()[0].div_(world))
-    other = torch.empty_like(buf)
-    step = 1
-    while step < world:
-        peer = td.get_global_rank(group, rank ^ step)
-        sent = td.isend(buf, peer, group=group)
-        assert sent is not None  # None only for a rank outside the group
-        td.recv(other, peer, group=group)
-        sent.wait()
-        buf.add_(other)
-        step <<= 1
-    out: torch.futures.Future = torch.futures.Future()
-    out.set_result(buf.div_(world))
-    return out
-
-
 def _destroy_group() -> None:
     """Tear the ``torch.distributed`` group down at interpreter exit, if it is still up: its
     communication threads would otherwise be killed mid-flight and abort the process."""
@@ -186,19 +136,11 @@ class Distributed:
         atexit.register(_destroy_group)  # a gloo group alive at exit aborts ("terminate called ...")
         self.rank, self.world = self.fabric.global_rank, self.fabric.world_size
         self.device = self.fabric.device
-        import torch.distributed as td
-        #: whether DDP averages gradients by :func:`exchange_hook` (gloo groups; NCCL keeps its all-reduce)
-        self.comm_hook = td.is_available() and td.is_initialized() and td.get_backend() == "gloo"
 
     def setup(self, model: torch.nn.Module, step_fn: Any) -> None:
         """Wrap the step's loss and optimiser (DDP, precision) and route its backward through Fabric."""
         wrapped, optimizer = self.fabric.setup(ELBOModule(model, step_fn.forward), step_fn.optimizer,
                                                move_to_device=True)
-        ddp = getattr(wrapped, "_forward_module", None)
-        if isinstance(ddp, torch.nn.parallel.DistributedDataParallel) and self.comm_hook:
-            # unannotated: DDP compares the hook's annotations with its classes, which postponed
-            # evaluation (``from __future__ import annotations``) turns into strings
-            ddp.register_comm_hook(None, lambda group, bucket: exchange_hook(group, bucket))
         step_fn.forward, step_fn.optimizer, step_fn.backward = wrapped, optimizer, self.fabric.backward
         step_fn.loss_checked_first = self.world == 1  # a rank that stopped alone would hang the others
 

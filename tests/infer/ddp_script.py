@@ -13,7 +13,7 @@ import os
 import torch
 
 import pyroml
-from pyroml.infer import distributed, engine
+from pyroml.infer import engine
 from tests.infer.toys import Toy
 
 
@@ -40,18 +40,6 @@ def crash_at(k: int) -> None:
     engine._Step.__call__ = counted
 
 
-def count_hook_calls() -> list:
-    """Count the calls of the exchange hook (``Distributed`` registers it for gloo groups)."""
-    hook, count = distributed.exchange_hook, [0]
-
-    def counted(group, bucket):
-        count[0] += 1
-        return hook(group, bucket)
-
-    distributed.exchange_hook = counted
-    return count
-
-
 def runs(x, images):
     """``(name, model, data, checkpointed, fit kwargs)`` of each run."""
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x), batch_size=16)
@@ -69,7 +57,6 @@ def main(out: str, mode: str, resume: bool) -> None:
     x = torch.randn(50, 3, generator=g) + 2.0
     images = torch.rand(50, 1, 4, 4, generator=g)
     result = {}
-    hook_calls = count_hook_calls()
     for name, model, data, checkpointed, kwargs in runs(x, images):
         torch.manual_seed(0)
         ckpt = f"{out}.{name}.pt" if checkpointed else None
@@ -81,7 +68,6 @@ def main(out: str, mode: str, resume: bool) -> None:
             report = pyroml.evaluate(model, images, iwae_k=None)
             result[name]["report"] = {**report.to_dict(), "latents": report.latents}
     import torch.distributed as dist
-    result["hook_calls"] = hook_calls[0]
     if not dist.is_initialized() or dist.get_rank() == 0:
         torch.save(result, out)
 

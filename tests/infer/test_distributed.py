@@ -52,7 +52,6 @@ def test_two_processes_give_the_parameters_of_one(one_and_ddp):
     assert_same_run(one, ddp, ("toy", "gmm"))  # (the VAE's ranks draw their own z: not the same draws)
     assert len(ddp["toy"]["step_loss"]) == 12  # 4 global batches of 16 (16, 16, 16, 2) per epoch
     assert (tmp / "ddp.pt.gmm.pt").exists()  # rank 0 wrote the checkpoint
-    assert one["hook_calls"] == 0 and ddp["hook_calls"] >= 12  # gloo: DDP averaged by the exchange hook
 
 
 def test_streamed_loader_and_iterable_under_ddp_match_one_process(one_and_ddp):
