@@ -103,9 +103,12 @@ def all_gather(obj: Any) -> List[Any]:
 def _destroy_group() -> None:
     """Tear the ``torch.distributed`` group down at interpreter exit, if it is still up: its
     communication threads would otherwise be killed mid-flight and abort the process."""
+    import gc
+
     import torch.distributed as td
 
     if td.is_available() and td.is_initialized():
+        gc.collect()  # first the DDP wrappers (in reference cycles) that still hold the group
         td.destroy_process_group()
 
 
