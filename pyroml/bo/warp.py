@@ -36,6 +36,8 @@ from typing import NamedTuple
 
 import torch
 
+from pyroml.gp.transforms import Standardize
+
 __all__ = ["YeoJohnson", "yeo_johnson"]
 
 _LAMBDAS = torch.linspace(0.0, 1.0, 21, dtype=torch.float64)
@@ -66,9 +68,8 @@ class YeoJohnson(NamedTuple):
         """The warp of the values ``y`` ``(n,)``: standardise, then :math:`\\lambda` by profile
         likelihood over the grid (module docstring); the identity :math:`\\lambda = 1` for fewer
         than three distinct values."""
-        shift = float(y.mean()) if y.numel() else 0.0
-        sd = float(y.std()) if y.numel() > 1 else 0.0
-        scale = sd if sd > 0 else 1.0
+        t = Standardize.from_data(y) if y.numel() else Standardize.identity()
+        shift, scale = t.shift, t.scale
         if torch.unique(y).numel() < 3:
             return cls(shift, scale, 1.0)
         u = (y - shift) / scale
