@@ -12,7 +12,9 @@ epoch seconds, the time of the training steps only), the DDP/one ratio per pair 
 the test ELBO of each run after the same epochs (``pyroml.evaluate``; under DDP sharded across
 the ranks and reduced), and the DDP communication settings used. With ``--ceiling``, also two
 independent one-process runs at the same time (variant ``two-at-once``, summed examples per
-second): the most two processes can gain on this machine at all, without any communication.
+second): the most two processes can gain on this machine at all, without any communication; and
+``two-halves``, the same at half the global batch each: a DDP rank's work without the
+communication, the most DDP can reach at this global batch on this machine.
 
     python benchmarks/bench_ddp.py --quick
     python benchmarks/bench_ddp.py --data-dir ../shared/data             # 3 configs x 3 pairs x 3 epochs
@@ -50,12 +52,14 @@ def _model(name: str) -> pyroml.models.DensityModel:
     return pyroml.ConvVAE(event_shape=MNIST_SHAPE) if name == "ConvVAE" else pyroml.VAE(event_shape=MNIST_SHAPE)
 
 
-#: DDP variants (``--variants``): pyroml's ``strategy="ddp"`` (DDP_SETTINGS, DDP's own
-#: all-reduce); ``ddp-exchange``: the gradients averaged by :func:`exchange_hook` instead (pairwise
-#: send/receive); ``ddp-bf16``: DDP's all-reduce of gradients compressed to bfloat16 (float16
-#: overflows: the loss is the full-data negative ELBO, so its gradients grow with N);
-#: ``ddp-bucket1``: 1 MB buckets (more overlap of communication with the backward pass)
-VARIANTS = ("ddp", "ddp-exchange", "ddp-bf16", "ddp-bucket1")
+#: DDP variants (``--variants``): pyroml's ``strategy="ddp"`` (DDP_SETTINGS, gradients averaged
+#: through shared memory by pyroml.infer.comm where the ranks share a host); ``ddp-allreduce``:
+#: DDP's own gloo all-reduce instead (pyroml's default until session 7); ``ddp-exchange``: the
+#: gradients averaged by :func:`exchange_hook` (pairwise send/receive); ``ddp-bf16``: DDP's
+#: all-reduce of gradients compressed to bfloat16 (float16 overflows: the loss is the full-data
+#: negative ELBO, so its gradients grow with N); ``ddp-bucket1``: 1 MB buckets, all-reduce (more
+#: overlap of communication with the backward pass)
+VARIANTS = ("ddp", "ddp-allreduce", "ddp-exchange", "ddp-bf16", "ddp-bucket1")
 
 
 def exchange_hook(group: Any, bucket: Any) -> torch.futures.Future:
@@ -94,19 +98,20 @@ def _strategy(variant: str) -> Any:
             step_fn.forward._forward_module.register_comm_hook(None, hook)
 
         Distributed.setup = setup_with_hook  # type: ignore[method-assign]
-    if variant != "ddp-bucket1":
-        return "ddp"
-    from lightning_fabric.strategies import DDPStrategy
-    return DDPStrategy(**DDP_SETTINGS, bucket_cap_mb=1)
+    from pyroml.infer.comm import SharedMemoryDDPStrategy
+    extra = {"bucket_cap_mb": 1} if variant == "ddp-bucket1" else {}
+    # "ddp": the strategy fit(strategy="ddp") builds, made here to read which communication it chose
+    return SharedMemoryDDPStrategy(shared_memory=variant == "ddp", **DDP_SETTINGS, **extra)
 
 
 def worker(args: argparse.Namespace) -> None:
     """One run (``--worker one|ddp...``): train, evaluate, and rank 0 writes ``--result``."""
     torch.set_num_threads(1)
     model_name, batch_size = CONFIGS[args.config]
+    batch_size = args.batch_size or batch_size
     train, test = synthetic_mnist(args, args.train_size, args.test_size)
-    flags: Dict[str, Any] = {} if args.worker == "one" else \
-        {"accelerator": "cpu", "devices": 2, "strategy": _strategy(args.worker)}
+    strategy = None if args.worker == "one" else _strategy(args.worker)
+    flags: Dict[str, Any] = {} if strategy is None else {"accelerator": "cpu", "devices": 2, "strategy": strategy}
     model = _model(model_name)
     history = pyroml.fit(model, train, epochs=args.epochs, batch_size=batch_size, seed=0, progress=False, **flags)
     report = pyroml.evaluate(model, test, iwae_k=None)
@@ -116,12 +121,16 @@ def worker(args: argparse.Namespace) -> None:
         with open(args.result, "w") as f:
             json.dump({"seconds": seconds, "examples_per_s": args.epochs * train.shape[0] / seconds,
                        "epoch_seconds": history.epoch_seconds, "test_elbo": report.elbo,
-                       "train_elbo": history.train_elbo[-1]}, f)
+                       "train_elbo": history.train_elbo[-1],
+                       "communication": getattr(strategy, "communication", None)}, f)
 
 
-def _command(args: argparse.Namespace, config: str, mode: str, result: str) -> List[str]:
+def _command(args: argparse.Namespace, config: str, mode: str, result: str, half: bool = False) -> List[str]:
+    """The worker's command line; ``half``: half the global batch on half the training set."""
+    train_size, batch = (args.train_size // 2, CONFIGS[config][1] // 2) if half else (args.train_size, 0)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", mode, "--config", config, "--result", result,
-           "--epochs", str(args.epochs), "--train-size", str(args.train_size), "--test-size", str(args.test_size)]
+           "--epochs", str(args.epochs), "--train-size", str(train_size), "--test-size", str(args.test_size)]
+    cmd += ["--batch-size", str(batch)] if batch else []
     return cmd + (["--data-dir", args.data_dir] if args.data_dir else [])
 
 
@@ -138,11 +147,13 @@ def _run(args: argparse.Namespace, config: str, mode: str, workdir: str) -> Dict
         return json.load(f)
 
 
-def _two_at_once(args: argparse.Namespace, config: str, workdir: str) -> Dict[str, Any]:
+def _two_at_once(args: argparse.Namespace, config: str, workdir: str, half: bool = False) -> Dict[str, Any]:
     """Two independent one-process runs at the same time: their summed examples per second over
-    one run's alone is what two processes can gain on this machine at all (no communication)."""
+    one run's alone is what two processes can gain on this machine at all (no communication).
+    ``half``: each at half the global batch, on half the data — a DDP rank's work without the
+    communication, so their sum is the most DDP can reach at this global batch."""
     results = [os.path.join(workdir, f"{config}-pair{i}.json") for i in range(2)]
-    procs = [subprocess.Popen(_command(args, config, "one", r), env=ENV, stdout=subprocess.DEVNULL,
+    procs = [subprocess.Popen(_command(args, config, "one", r, half), env=ENV, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True) for r in results]
     for p in procs:
         _, err = p.communicate()
@@ -218,6 +229,7 @@ def main() -> None:
     p.add_argument("--worker", choices=("one",) + VARIANTS, help=argparse.SUPPRESS)
     p.add_argument("--config", choices=list(CONFIGS), help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
+    p.add_argument("--batch-size", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
     args.epochs = args.epochs or (1 if args.quick else 3)
     args.train_size = args.train_size or (4096 if args.quick else 60000)
@@ -236,12 +248,12 @@ def main() -> None:
                   f"{latency['allreduce'][str(n)]:.3f} ms, by the exchange hook: {latency['exchange'][str(n)]:.3f} ms",
                   flush=True)
         for config in args.configs:
-            modes = ["one", *args.variants, *(["two-at-once"] if args.ceiling else [])]
+            modes = ["one", *args.variants, *(["two-at-once", "two-halves"] if args.ceiling else [])]
             runs: Dict[str, List[Dict[str, Any]]] = {m: [] for m in modes}
             for i in range(pairs):
                 for mode in (modes if i % 2 == 0 else modes[::-1]):
-                    runs[mode].append(_two_at_once(args, config, workdir) if mode == "two-at-once"
-                                      else _run(args, config, mode, workdir))
+                    runs[mode].append(_two_at_once(args, config, workdir, half=mode == "two-halves")
+                                      if mode.startswith("two-") else _run(args, config, mode, workdir))
                     print(f"{config} round {i + 1} {mode}: {runs[mode][-1]['examples_per_s']:.0f} examples/s, "
                           f"test ELBO {runs[mode][-1]['test_elbo']:.2f}", flush=True)
             model_name, batch_size = CONFIGS[config]

@@ -12,6 +12,9 @@ loss :math:`\\tfrac NB \\sum_{n \\in \\text{batch}} \\ell_n + \\text{global term
 global batch. Losses are averaged across ranks once per epoch; rank 0 alone shows progress and
 writes checkpoints.
 
+With ``strategy="ddp"`` on CPUs whose ranks share one host, the gradients are averaged through
+shared memory (:mod:`pyroml.infer.comm`, a DDP communication hook) instead of gloo's all-reduce.
+
 Launch: ``devices=2`` from a script (Fabric starts the other processes by running the same
 command again), under ``torchrun``, or under a cluster scheduler's environment (SLURM...).
 """
@@ -132,13 +135,14 @@ class Distributed:
         from lightning_fabric import Fabric  # here: the plain path never imports Fabric
 
         if flags["strategy"] == "ddp":
-            from lightning_fabric.strategies import DDPStrategy
-            flags = {**flags, "strategy": DDPStrategy(**DDP_SETTINGS)}
+            from pyroml.infer.comm import SharedMemoryDDPStrategy
+            flags = {**flags, "strategy": SharedMemoryDDPStrategy(**DDP_SETTINGS)}
         self.fabric = Fabric(**flags)
         self.fabric.launch()
         atexit.register(_destroy_group)  # a gloo group alive at exit aborts ("terminate called ...")
         self.rank, self.world = self.fabric.global_rank, self.fabric.world_size
         self.device = self.fabric.device
+        self.communication = "all-reduce"
 
     def setup(self, model: torch.nn.Module, step_fn: Any) -> None:
         """Wrap the step's loss and optimiser (DDP, precision) and route its backward through Fabric."""
@@ -146,6 +150,8 @@ class Distributed:
                                                move_to_device=True)
         step_fn.forward, step_fn.optimizer, step_fn.backward = wrapped, optimizer, self.fabric.backward
         step_fn.loss_checked_first = self.world == 1  # a rank that stopped alone would hang the others
+        #: how the gradients are averaged: "shared-memory" (pyroml.infer.comm) or "all-reduce (<why>)"
+        self.communication = getattr(self.fabric.strategy, "communication", "all-reduce")
 
     def mean(self, values: List[float]) -> List[float]:
         """The element-wise mean of ``values`` over the ranks (one all-reduce)."""

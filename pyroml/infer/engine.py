@@ -261,7 +261,8 @@ def fit(
         dist.setup(model, step_fn)
     bar = _progress_bar(model, epochs, start, batches.steps_per_epoch, progress and rank == 0)
     log = MetricLog(loggers, batches.steps_per_epoch, rank)
-    log.hyperparams({**settings, "epochs": epochs, "world_size": world})
+    log.hyperparams({**settings, "epochs": epochs, "world_size": world,
+                     **({"communication": dist.communication} if dist is not None else {})})
     status = "failed"
     try:
         _train(model, step_fn, batches, checkpoints, history, range(start, epochs), bar, validation, num_particles,

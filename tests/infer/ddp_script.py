@@ -50,8 +50,24 @@ def runs(x, images):
     yield "iterable", Toy(), Iterable(x), False, {"num_examples": 50}
 
 
+def record_communication() -> list:
+    """The gradient communication each DDP set-up chose, in order (read off pyroml's strategy)."""
+    from pyroml.infer.comm import SharedMemoryDDPStrategy
+
+    chosen, setup = [], SharedMemoryDDPStrategy.setup_module
+
+    def recorded(self, module):
+        ddp = setup(self, module)
+        chosen.append(self.communication)
+        return ddp
+
+    SharedMemoryDDPStrategy.setup_module = recorded
+    return chosen
+
+
 def main(out: str, mode: str, resume: bool) -> None:
     torch.set_num_threads(1)
+    communication = record_communication()
     flags = {"accelerator": "cpu", "devices": 2, "strategy": "ddp"} if mode == "ddp" else {}
     g = torch.Generator().manual_seed(0)
     x = torch.randn(50, 3, generator=g) + 2.0
@@ -69,7 +85,7 @@ def main(out: str, mode: str, resume: bool) -> None:
             result[name]["report"] = {**report.to_dict(), "latents": report.latents}
     import torch.distributed as dist
     if not dist.is_initialized() or dist.get_rank() == 0:
-        torch.save(result, out)
+        torch.save({**result, "communication": communication}, out)
 
 
 if __name__ == "__main__":

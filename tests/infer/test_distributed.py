@@ -52,6 +52,8 @@ def test_two_processes_give_the_parameters_of_one(one_and_ddp):
     assert_same_run(one, ddp, ("toy", "gmm"))  # (the VAE's ranks draw their own z: not the same draws)
     assert len(ddp["toy"]["step_loss"]) == 12  # 4 global batches of 16 (16, 16, 16, 2) per epoch
     assert (tmp / "ddp.pt.gmm.pt").exists()  # rank 0 wrote the checkpoint
+    # on one x86_64 host with a core per rank, DDP averaged every run's gradients in shared memory
+    assert ddp["communication"] == ["shared-memory"] * 5 and one["communication"] == []
 
 
 def test_streamed_loader_and_iterable_under_ddp_match_one_process(one_and_ddp):
