@@ -14,7 +14,9 @@ the ranks and reduced), and the DDP communication settings used. With ``--ceilin
 independent one-process runs at the same time (variant ``two-at-once``, summed examples per
 second): the most two processes can gain on this machine at all, without any communication; and
 ``two-halves``, the same at half the global batch each: a DDP rank's work without the
-communication, the most DDP can reach at this global batch on this machine.
+communication, the most DDP can reach at this global batch on this machine. The two start
+training together (each waits for the other after loading the data): before session 7 they did
+not, and whichever started first trained alone for a while, which flattered both ceilings.
 
     python benchmarks/bench_ddp.py --quick
     python benchmarks/bench_ddp.py --data-dir ../shared/data             # 3 configs x 3 pairs x 3 epochs
@@ -113,6 +115,10 @@ def worker(args: argparse.Namespace) -> None:
     strategy = None if args.worker == "one" else _strategy(args.worker)
     flags: Dict[str, Any] = {} if strategy is None else {"accelerator": "cpu", "devices": 2, "strategy": strategy}
     model = _model(model_name)
+    if args.barrier:  # two independent runs: train only once both are ready, so that they overlap
+        open(os.path.join(args.barrier, str(os.getpid())), "w").close()
+        while len(os.listdir(args.barrier)) < 2:
+            time.sleep(0.01)
     history = pyroml.fit(model, train, epochs=args.epochs, batch_size=batch_size, seed=0, progress=False, **flags)
     report = pyroml.evaluate(model, test, iwae_k=None)
     rank = int(os.environ.get("LOCAL_RANK", os.environ.get("RANK", "0")))
@@ -125,12 +131,15 @@ def worker(args: argparse.Namespace) -> None:
                        "communication": getattr(strategy, "communication", None)}, f)
 
 
-def _command(args: argparse.Namespace, config: str, mode: str, result: str, half: bool = False) -> List[str]:
-    """The worker's command line; ``half``: half the global batch on half the training set."""
+def _command(args: argparse.Namespace, config: str, mode: str, result: str, half: bool = False,
+             barrier: str = "") -> List[str]:
+    """The worker's command line; ``half``: half the global batch on half the training set;
+    ``barrier``: a folder where the worker waits for the other before training."""
     train_size, batch = (args.train_size // 2, CONFIGS[config][1] // 2) if half else (args.train_size, 0)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", mode, "--config", config, "--result", result,
            "--epochs", str(args.epochs), "--train-size", str(train_size), "--test-size", str(args.test_size)]
     cmd += ["--batch-size", str(batch)] if batch else []
+    cmd += ["--barrier", barrier] if barrier else []
     return cmd + (["--data-dir", args.data_dir] if args.data_dir else [])
 
 
@@ -153,7 +162,8 @@ def _two_at_once(args: argparse.Namespace, config: str, workdir: str, half: bool
     ``half``: each at half the global batch, on half the data — a DDP rank's work without the
     communication, so their sum is the most DDP can reach at this global batch."""
     results = [os.path.join(workdir, f"{config}-pair{i}.json") for i in range(2)]
-    procs = [subprocess.Popen(_command(args, config, "one", r, half), env=ENV, stdout=subprocess.DEVNULL,
+    barrier = tempfile.mkdtemp(dir=workdir)  # both start training together (loading MNIST takes seconds)
+    procs = [subprocess.Popen(_command(args, config, "one", r, half, barrier), env=ENV, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True) for r in results]
     for p in procs:
         _, err = p.communicate()
@@ -230,6 +240,7 @@ def main() -> None:
     p.add_argument("--config", choices=list(CONFIGS), help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
     p.add_argument("--batch-size", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--barrier", default="", help=argparse.SUPPRESS)
     args = p.parse_args()
     args.epochs = args.epochs or (1 if args.quick else 3)
     args.train_size = args.train_size or (4096 if args.quick else 60000)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import pyroml
-from pyroml.infer.distributed import fabric_flags
+from pyroml.infer.distributed import _drop_futile_nvml_check, fabric_flags
 from tests.conftest import mnist_images
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +88,21 @@ def test_a_killed_ddp_run_resumes_from_its_checkpoint(one_and_ddp, tmp_path):
     assert state["epoch"] == 1 and len(state["rng"]) == 2
     resumed = run_script(out, "ddp", "--resume")
     assert_same_run(ddp, resumed, ("vae", "gmm"))
+
+
+def test_lightnings_nvml_check_is_dropped_only_where_nvml_is_missing(monkeypatch):
+    """Without NVML's library the variable only adds a failed library load to every
+    ``torch.cuda.is_available()`` (Adam's every step); with it, it stays."""
+    import ctypes
+
+    def missing(name):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    for cdll, kept in ((missing, False), (lambda name: object(), True)):
+        monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+        monkeypatch.setattr(ctypes, "CDLL", cdll)
+        _drop_futile_nvml_check()
+        assert ("PYTORCH_NVML_BASED_CUDA_CHECK" in os.environ) == kept
 
 
 def test_plain_flags_keep_the_plain_engine():
