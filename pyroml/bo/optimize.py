@@ -2,13 +2,13 @@
 
 :func:`maximize` scores ``raw_samples`` starting points (scrambled Sobol points of the box, plus
 Gaussian perturbations of given ``anchors`` such as the best evaluated inputs), keeps the best
-``restarts`` of them, and refines each to convergence by projected gradient ascent on the
-unit-cube coordinates :math:`z = (x - a)/(b - a) \\in [0, 1]^d` (:func:`projected_ascent`:
-projected L-BFGS with an Armijo backtracking line search, per restart, each step projected
-onto the cube, so that maxima on the faces of the box are reached exactly). The best end point
-wins; end points closer than ``min_distance`` (in unit-cube units) to an ``avoid`` point are
-passed over (a deterministic objective gains nothing from a repeat), falling back to the best raw
-point that is not.
+``restarts`` of them (or, with ``eta``, draws them by :func:`boltzmann_starts`, BoTorch's rule),
+and refines each to convergence by projected gradient ascent on the unit-cube coordinates
+:math:`z = (x - a)/(b - a) \\in [0, 1]^d` (:func:`projected_ascent`: projected L-BFGS with an
+Armijo backtracking line search, per restart, each step projected onto the cube, so that maxima
+on the faces of the box are reached exactly). The best end point wins; end points closer than
+``min_distance`` (in unit-cube units) to an ``avoid`` point are passed over (a deterministic
+objective gains nothing from a repeat), falling back to the best raw point that is not.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple, Optional, Tuple
 
 import torch
 
-__all__ = ["maximize", "Maximum", "sobol", "projected_ascent"]
+__all__ = ["maximize", "Maximum", "sobol", "projected_ascent", "boltzmann_starts"]
 
 #: ``X (b, 1, d) -> (b,)``, the value to maximise
 AcquisitionFn = Callable[[torch.Tensor], torch.Tensor]
@@ -41,6 +41,37 @@ def _score(acq: AcquisitionFn, X: torch.Tensor, chunk: int = 1024) -> torch.Tens
     with torch.no_grad():
         v = torch.cat([acq(X[i:i + chunk, None, :]) for i in range(0, X.shape[0], chunk)])
     return torch.where(torch.isfinite(v), v, torch.full_like(v, -torch.inf))
+
+
+def boltzmann_starts(values: torch.Tensor, k: int, eta: Optional[float] = 1.0,
+                     generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Indices of ``k`` distinct starting points among candidates scored ``values`` ``(n,)``
+    (``-inf`` for unusable ones): drawn without replacement with probability
+    :math:`\\propto \\exp(\\eta z_i)`, :math:`z_i = (v_i - \\bar v)/s_v` the standardised finite
+    scores, and the best candidate always among them (it replaces the last draw if it was not
+    drawn). A high score is favoured, but not every start lands in the same basin as the best
+    ones: the top ``k`` of a smooth acquisition are often neighbours on one peak, and the
+    refinement then never looks at the second. ``eta=None`` (or all scores equal): the top ``k``.
+
+    :returns: ``(min(k, number of finite scores),)`` long indices into ``values``, distinct (one
+        index when no score is finite).
+    """
+    finite = torch.isfinite(values)
+    k = min(k, int(finite.sum()))
+    if k == 0:
+        return values.topk(min(1, values.numel())).indices
+    v = values[finite]
+    spread = float(v.std()) if v.numel() > 1 else 0.0
+    if eta is None or not spread > 0:
+        return values.topk(k).indices
+    z = (values[finite] - v.mean()) / spread
+    weights = torch.zeros_like(values)
+    weights[finite] = torch.exp(eta * (z - z.max()))
+    idx = torch.multinomial(weights, k, replacement=False, generator=generator)
+    best = int(values.argmax())
+    if not (idx == best).any():
+        idx[-1] = best
+    return idx
 
 
 def _far(X: torch.Tensor, avoid: Optional[torch.Tensor], width: torch.Tensor, tol: float) -> torch.Tensor:
@@ -146,26 +177,31 @@ def projected_ascent(fn: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor
 def maximize(acq: AcquisitionFn, bounds: torch.Tensor, raw_samples: int = 1024, restarts: int = 10,
              steps: int = 100, seed: int = 0, anchors: Optional[torch.Tensor] = None,
              avoid: Optional[torch.Tensor] = None, min_distance: float = 1e-6,
-             generator: Optional[torch.Generator] = None) -> Maximum:
+             generator: Optional[torch.Generator] = None, eta: Optional[float] = None) -> Maximum:
     """The maximiser of ``acq`` over the box ``bounds`` ``(2, d)`` by multi-start projected gradient ascent.
 
     :param acq: maps ``(b, 1, d)`` to ``(b,)``, differentiable in its input.
     :param int raw_samples: Sobol starting candidates scored before refinement.
-    :param int restarts: the best candidates refined, each by at most ``steps`` iterations of
-        :func:`projected_ascent` in unit-cube coordinates.
+    :param int restarts: the candidates refined, each by at most ``steps`` iterations of
+        :func:`projected_ascent` in unit-cube coordinates: the best ``restarts`` (``eta=None``,
+        the default), or drawn by :func:`boltzmann_starts` at temperature ``eta`` (the best
+        always among them; BoTorch's ``initialize_q_batch`` uses ``eta=1``: no better on the BO
+        benchmark, ``docs/benchmarks.md``).
     :param Tensor anchors: points ``(m, d)`` around which 64 perturbed candidates each are added
         (standard deviation 5% of the box); e.g. the best evaluated inputs.
     :param Tensor avoid: points ``(n, d)`` not to return (within ``min_distance`` of the unit cube).
+    :param generator: for the perturbations and the draw of the starts (default: seeded by ``seed``).
     :returns: a :class:`Maximum`: ``(x (d,), value)``.
     """
     low, width = bounds[0], bounds[1] - bounds[0]
+    generator = torch.Generator().manual_seed(seed) if generator is None else generator
     raw = sobol(bounds, raw_samples, seed)
     if anchors is not None and anchors.shape[0] > 0:
         noise = 0.05 * torch.randn(anchors.shape[0], 64, bounds.shape[1], generator=generator, dtype=torch.float64)
         local = (anchors[:, None, :] + noise * width).reshape(-1, bounds.shape[1])
         raw = torch.cat([raw, torch.minimum(torch.maximum(local, bounds[0]), bounds[1])])
     values = _score(acq, raw)
-    starts = raw[values.topk(min(restarts, raw.shape[0])).indices]
+    starts = raw[boltzmann_starts(values, restarts, eta, generator)]
     z, _ = projected_ascent(lambda u: acq((low + width * u)[:, None, :]), (starts - low) / width, max_iter=steps)
     ends = (low + width * z).clamp(bounds[0], bounds[1])
     cand = torch.cat([ends, raw])
