@@ -2,6 +2,7 @@
 parameters of one process at the same global batch and seed; Fabric's flags are checked first."""
 
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -53,7 +54,10 @@ def test_two_processes_give_the_parameters_of_one(one_and_ddp):
     assert len(ddp["toy"]["step_loss"]) == 12  # 4 global batches of 16 (16, 16, 16, 2) per epoch
     assert (tmp / "ddp.pt.gmm.pt").exists()  # rank 0 wrote the checkpoint
     # on one x86_64 host with a core per rank, DDP averaged every run's gradients in shared memory
-    assert ddp["communication"] == ["shared-memory"] * 5 and one["communication"] == []
+    fits = platform.machine() in ("x86_64", "AMD64") and len(os.sched_getaffinity(0)) >= 2
+    assert ddp["communication"] == (["shared-memory"] * 5 if fits else ddp["communication"])
+    assert all(c == "shared-memory" or c.startswith("all-reduce (") for c in ddp["communication"])
+    assert one["communication"] == []
 
 
 def test_streamed_loader_and_iterable_under_ddp_match_one_process(one_and_ddp):
