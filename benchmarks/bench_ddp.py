@@ -117,7 +117,10 @@ def worker(args: argparse.Namespace) -> None:
     model = _model(model_name)
     if args.barrier:  # two independent runs: train only once both are ready, so that they overlap
         open(os.path.join(args.barrier, str(os.getpid())), "w").close()
+        deadline = time.monotonic() + 600
         while len(os.listdir(args.barrier)) < 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the other run did not get ready within 600 s (did it fail?)")
             time.sleep(0.01)
     history = pyroml.fit(model, train, epochs=args.epochs, batch_size=batch_size, seed=0, progress=False, **flags)
     report = pyroml.evaluate(model, test, iwae_k=None)

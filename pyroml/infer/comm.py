@@ -53,8 +53,9 @@ def shared_memory_supported(group: Any = None) -> Optional[str]:
     td.all_gather_object(everyone, here, group=group)
     if len({e[:2] for e in everyone}) > 1:
         return "the ranks run on more than one host"
-    if any(e[2] not in ("x86_64", "AMD64") for e in everyone):
-        return f"the protocol assumes x86_64's store order, this is {everyone[0][2]}"
+    other = next((e[2] for e in everyone if e[2] not in ("x86_64", "AMD64")), None)
+    if other is not None:
+        return f"the protocol assumes x86_64's store order, a rank runs on {other}"
     if world > min(e[3] for e in everyone):
         return f"{world} ranks but only {min(e[3] for e in everyone)} cores to run them"
     if not all(e[4] for e in everyone):
@@ -90,8 +91,8 @@ class SharedMemoryAverage:
     :param int slot_bytes: the largest bucket in bytes (e.g. the bytes of all the gradients).
     :param group: the ``torch.distributed`` process group; the default group when ``None``.
     :param float spin_seconds: how long a rank spins on the others' sequence numbers before it
-        sleeps ~0.1 ms between looks (ranks doing the same work arrive within a fraction of a
-        millisecond; one further behind was descheduled, or is evaluating or writing a
+        sleeps 0.05 ms (plus the kernel's timer slack) between looks (ranks doing the same work
+        arrive within a fraction of a millisecond; one further behind was descheduled, or is evaluating or writing a
         checkpoint, and a sleeping rank leaves it the core).
     :param float timeout_seconds: a rank that has not arrived after this long is taken to be dead:
         :class:`RuntimeError` instead of a hang.
