@@ -21,6 +21,8 @@ not, and whichever started first trained alone for a while, which flattered both
     python benchmarks/bench_ddp.py --quick
     python benchmarks/bench_ddp.py --data-dir ../shared/data             # 3 configs x 3 pairs x 3 epochs
     python benchmarks/bench_ddp.py --data-dir ../shared/data --configs vae-b128 --variants ddp ddp-bf16 ddp-bucket1
+    python benchmarks/bench_ddp.py --data-dir ../shared/data --configs convvae-b128 --variants ddp ddp-local \
+        --ceiling --diagnose                 # where the time goes: DDP alone, no communication, the step's fixed cost
 
 Prints a table and writes JSON (``--out``). Needs both cores to itself: run nothing else beside it.
 """
@@ -60,8 +62,17 @@ def _model(name: str) -> pyroml.models.DensityModel:
 #: gradients averaged by :func:`exchange_hook` (pairwise send/receive); ``ddp-bf16``: DDP's
 #: all-reduce of gradients compressed to bfloat16 (float16 overflows: the loss is the full-data
 #: negative ELBO, so its gradients grow with N); ``ddp-bucket1``: 1 MB buckets, all-reduce (more
-#: overlap of communication with the backward pass)
-VARIANTS = ("ddp", "ddp-allreduce", "ddp-exchange", "ddp-bf16", "ddp-bucket1")
+#: overlap of communication with the backward pass); ``ddp-local``: no communication at all (a
+#: hook that leaves each rank its own gradient, so the ranks drift apart: not a training, the
+#: speed of DDP's machinery alone, the floor under any communication)
+VARIANTS = ("ddp", "ddp-allreduce", "ddp-exchange", "ddp-bf16", "ddp-bucket1", "ddp-local")
+
+
+def _local_hook(bucket: Any) -> torch.futures.Future:
+    """Each rank's own gradient, unaveraged (``ddp-local``)."""
+    out: torch.futures.Future = torch.futures.Future()
+    out.set_result(bucket.buffer())
+    return out
 
 
 def exchange_hook(group: Any, bucket: Any) -> torch.futures.Future:
@@ -87,13 +98,14 @@ def exchange_hook(group: Any, bucket: Any) -> torch.futures.Future:
 def _strategy(variant: str) -> Any:
     """``fit``'s strategy for a variant (a communication hook is registered on the DDP module after set-up)."""
     from pyroml.infer.distributed import DDP_SETTINGS, Distributed
-    if variant in ("ddp-exchange", "ddp-bf16"):
+    if variant in ("ddp-exchange", "ddp-bf16", "ddp-local"):
         from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
         setup = Distributed.setup
-        # unannotated lambda: DDP compares a hook's annotations with its classes, which postponed
+        # unannotated lambdas: DDP compares a hook's annotations with its classes, which postponed
         # evaluation (``from __future__ import annotations``) turns into strings
-        hook = default_hooks.bf16_compress_hook if variant == "ddp-bf16" else \
-            (lambda group, bucket: exchange_hook(group, bucket))
+        hook = {"ddp-bf16": default_hooks.bf16_compress_hook,
+                "ddp-exchange": lambda group, bucket: exchange_hook(group, bucket),
+                "ddp-local": lambda group, bucket: _local_hook(bucket)}[variant]
 
         def setup_with_hook(self: Any, model: Any, step_fn: Any) -> None:
             setup(self, model, step_fn)
@@ -106,8 +118,30 @@ def _strategy(variant: str) -> Any:
     return SharedMemoryDDPStrategy(shared_memory=variant == "ddp", **DDP_SETTINGS, **extra)
 
 
+def step_costs(args: argparse.Namespace) -> None:
+    """``--worker steps``: the engine's milliseconds per step of one process, one thread, at the
+    global batch B and at a DDP rank's B/2 (``pyroml.fit`` on 40 B examples, the second of two
+    epochs, three times interleaved; medians), written to ``--result``. Their ratio
+    :math:`t(B) / t(B/2)` is what two processes can gain at all with free communication and no
+    contention between the cores: 2 when a step's cost is proportional to its batch, less by its
+    fixed part."""
+    torch.set_num_threads(1)
+    model_name, batch = CONFIGS[args.config]
+    train, _ = synthetic_mnist(args, 40 * batch, 1)
+    ms: Dict[int, List[float]] = {batch: [], batch // 2: []}
+    for _ in range(3):
+        for b in ms:
+            history = pyroml.fit(_model(model_name), train, epochs=2, batch_size=b, seed=0, progress=False)
+            ms[b].append(history.epoch_seconds[-1] / -(-train.shape[0] // b) * 1e3)
+    with open(args.result, "w") as f:
+        json.dump({str(b): statistics.median(v) for b, v in ms.items()}, f)
+
+
 def worker(args: argparse.Namespace) -> None:
     """One run (``--worker one|ddp...``): train, evaluate, and rank 0 writes ``--result``."""
+    if args.worker == "steps":
+        step_costs(args)
+        return
     torch.set_num_threads(1)
     model_name, batch_size = CONFIGS[args.config]
     batch_size = args.batch_size or batch_size
@@ -122,7 +156,8 @@ def worker(args: argparse.Namespace) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError("the other run did not get ready within 600 s (did it fail?)")
             time.sleep(0.01)
-    history = pyroml.fit(model, train, epochs=args.epochs, batch_size=batch_size, seed=0, progress=False, **flags)
+    history = pyroml.fit(model, train, epochs=args.epochs, batch_size=batch_size, seed=args.seed, progress=False,
+                         **flags)
     report = pyroml.evaluate(model, test, iwae_k=None)
     rank = int(os.environ.get("LOCAL_RANK", os.environ.get("RANK", "0")))
     if rank == 0:
@@ -135,12 +170,14 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def _command(args: argparse.Namespace, config: str, mode: str, result: str, half: bool = False,
-             barrier: str = "") -> List[str]:
+             barrier: str = "", seed: int = 0) -> List[str]:
     """The worker's command line; ``half``: half the global batch on half the training set;
-    ``barrier``: a folder where the worker waits for the other before training."""
+    ``barrier``: a folder where the worker waits for the other before training; ``seed``: ``fit``'s
+    (data order and the ELBO's draws; the initial model is the same for every seed)."""
     train_size, batch = (args.train_size // 2, CONFIGS[config][1] // 2) if half else (args.train_size, 0)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", mode, "--config", config, "--result", result,
-           "--epochs", str(args.epochs), "--train-size", str(train_size), "--test-size", str(args.test_size)]
+           "--epochs", str(args.epochs), "--train-size", str(train_size), "--test-size", str(args.test_size),
+           "--seed", str(seed)]
     cmd += ["--batch-size", str(batch)] if batch else []
     cmd += ["--barrier", barrier] if barrier else []
     return cmd + (["--data-dir", args.data_dir] if args.data_dir else [])
@@ -149,10 +186,10 @@ def _command(args: argparse.Namespace, config: str, mode: str, result: str, half
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _run(args: argparse.Namespace, config: str, mode: str, workdir: str) -> Dict[str, Any]:
+def _run(args: argparse.Namespace, config: str, mode: str, workdir: str, seed: int = 0) -> Dict[str, Any]:
     """One run in a fresh process (``mode``: ``one`` or a DDP variant); :returns: its result."""
     result = os.path.join(workdir, f"{config}-{mode}.json")
-    res = subprocess.run(_command(args, config, mode, result), env=ENV, capture_output=True, text=True)
+    res = subprocess.run(_command(args, config, mode, result, seed=seed), env=ENV, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(f"{config} {mode} failed:\n{res.stdout[-2000:]}\n{res.stderr[-4000:]}")
     with open(result) as f:
@@ -239,7 +276,14 @@ def main() -> None:
                    help="DDP set-ups to compare with one process (default: pyroml's ddp)")
     p.add_argument("--ceiling", action="store_true",
                    help="also time two independent one-process runs at once: what two processes can gain here")
-    p.add_argument("--worker", choices=("one",) + VARIANTS, help=argparse.SUPPRESS)
+    p.add_argument("--diagnose", action="store_true",
+                   help="also time one process's step at the global batch and at half of it (the fixed cost "
+                        "per step that two processes cannot halve)")
+    p.add_argument("--seed-spread", type=int, default=0, metavar="K",
+                   help="also train one process and pyroml's ddp with fit's seeds 1..K (untimed): the test ELBO's "
+                        "seed-to-seed spread of each (DDP's ranks draw their own z: the same run as another seed)")
+    p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=("one", "steps") + VARIANTS, help=argparse.SUPPRESS)
     p.add_argument("--config", choices=list(CONFIGS), help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
     p.add_argument("--batch-size", type=int, default=0, help=argparse.SUPPRESS)
@@ -253,6 +297,8 @@ def main() -> None:
         return
     pairs = args.pairs or (1 if args.quick else 3)
     rows: List[Dict[str, Any]] = []
+    steps: Dict[str, Dict[str, float]] = {}  # --diagnose: config -> {batch: ms per step}
+    spread: Dict[str, Dict[str, List[float]]] = {}  # --seed-spread: config -> mode -> test ELBO per seed
     with tempfile.TemporaryDirectory() as workdir:
         sizes = {"ConvVAE": sum(p.numel() for p in _model("ConvVAE").parameters()),
                  "VAE": sum(p.numel() for p in _model("VAE").parameters())}
@@ -271,6 +317,23 @@ def main() -> None:
                     print(f"{config} round {i + 1} {mode}: {runs[mode][-1]['examples_per_s']:.0f} examples/s, "
                           f"test ELBO {runs[mode][-1]['test_elbo']:.2f}", flush=True)
             model_name, batch_size = CONFIGS[config]
+            if args.diagnose:
+                steps[config] = _run(args, config, "steps", workdir)
+                t, half = steps[config][str(batch_size)], steps[config][str(batch_size // 2)]
+                print(f"{config}: one process's step takes {t:.2f} ms at batch {batch_size} and {half:.2f} ms at "
+                      f"{batch_size // 2} ({half / t:.0%}): two processes at most {t / half:.2f}x with free "
+                      f"communication and no contention between the cores", flush=True)
+            if args.seed_spread:
+                spread[config] = {}
+                for mode in ("one", "ddp"):
+                    elbos = [_run(args, config, mode, workdir, seed=k)["test_elbo"]
+                             for k in range(1, args.seed_spread + 1)]
+                    if mode in runs:
+                        elbos.insert(0, runs[mode][0]["test_elbo"])
+                    spread[config][mode] = elbos
+                    print(f"{config}: {mode}'s test ELBO over {len(elbos)} of fit's seeds: mean "
+                          f"{statistics.mean(elbos):.2f}, {min(elbos):.2f} to {max(elbos):.2f} "
+                          f"(sd {statistics.stdev(elbos):.2f})", flush=True)
             for variant in modes[1:]:
                 ratios = [d["examples_per_s"] / o["examples_per_s"] for o, d in zip(runs["one"], runs[variant])]
                 rows.append({"config": config, "variant": variant, "model": model_name, "global_batch": batch_size,
@@ -286,7 +349,8 @@ def main() -> None:
     write_result(out_path(args, "ddp"), {"machine": machine_info(1), "quick": args.quick, "epochs": args.epochs,
                                          "train_size": args.train_size, "pairs": pairs,
                                          "ddp_settings": DDP_SETTINGS, "allreduce_ms": latency,
-                                         "parameters": sizes, "rows": rows})
+                                         "parameters": sizes, "rows": rows, "step_ms": steps,
+                                         "seed_spread_test_elbo": spread})
 
 
 if __name__ == "__main__":

@@ -85,14 +85,14 @@ class Checkpoints:
             said = ", ".join(f"{k}={old!r} (now {new!r})" for k, (old, new) in changed.items())
             raise ValueError(f"checkpoint {self.path} was trained with {said}: resume with the same settings "
                              f"(only epochs may grow), or train into a new checkpoint path")
-        self.module.load_state_dict(state["state_dict"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
         rng = state["rng"]
         if isinstance(rng, list):  # one state per rank (several processes)
             if len(rng) != self.world:
                 raise ValueError(f"checkpoint {self.path} was written by {len(rng)} processes; resume it with "
                                  f"devices x num_nodes = {len(rng)} (now {self.world})")
             rng = rng[self.rank]
+        self.module.load_state_dict(state["state_dict"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(rng)
         return int(state["epoch"]), History.from_dict(state["history"])

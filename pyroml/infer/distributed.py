@@ -56,10 +56,13 @@ def fabric_flags(accelerator: str, devices: Any, strategy: Any, precision: Any, 
             and accelerator in _PLAIN_ACCELERATORS):
         return None
     if isinstance(devices, int):
-        if accelerator in ("cuda", "gpu") and devices > torch.cuda.device_count():
+        kind = accelerator  # "auto" is checked as what it picks here: CUDA where there is one, else the CPU
+        if kind == "auto" and not torch.backends.mps.is_available():
+            kind = "cuda" if torch.cuda.is_available() else "cpu"
+        if kind in ("cuda", "gpu") and devices > torch.cuda.device_count():
             raise ValueError(f"devices={devices} but this machine has {torch.cuda.device_count()} CUDA device(s): "
                              f"ask for at most that many, or accelerator='cpu'")
-        if accelerator == "cpu" and devices > (os.cpu_count() or 1):
+        if kind == "cpu" and devices > (os.cpu_count() or 1):
             raise ValueError(f"devices={devices} CPU processes but this machine has {os.cpu_count()} cores: "
                              f"ask for at most that many")
     return {"accelerator": accelerator, "devices": devices, "strategy": strategy, "precision": precision,

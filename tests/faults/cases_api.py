@@ -3,18 +3,48 @@ data, and the metrics."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
+import torch.distributed as td
+import torch.multiprocessing as mp
 
 import pyroml
 from pyroml._validation import NotFittedError
 from pyroml.evaluation import bits_per_dim, dequantise, iwae_bound
+from pyroml.infer import comm
 from pyroml.io import read_checkpoint
 from tests.faults.core import Accepts, Case, Env, Raises, with_kw
+from tests.infer.test_distributed import free_port
 from tests.infer.test_guard import NaNGradient  # a finite loss whose gradient turns NaN
 
 M, F, E = "models", "fit", "evaluate"
 X = torch.rand(32, 5, generator=torch.Generator().manual_seed(0))   # 32 examples on [0, 1], 5 features
+
+
+def _rank_one_dies(port: int) -> None:
+    """Rank 1 of two: one gradient average, then gone without a word, as a killed process."""
+    td.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=1, world_size=2)
+    comm.SharedMemoryAverage(64, timeout_seconds=60).average_(torch.ones(4))
+    os._exit(0)
+
+
+def _a_rank_dies(env: Env) -> None:
+    """Rank 0 of two, in this process, averaging gradients after rank 1 has died: the error at once,
+    not after the timeout (60 s here, 30 min by default)."""
+    port = free_port()
+    child = mp.get_context("spawn").Process(target=_rank_one_dies, args=(port,))
+    child.start()
+    td.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=2)
+    try:
+        state = comm.SharedMemoryAverage(64, timeout_seconds=60)
+        state.average_(torch.ones(4))
+        child.join(60)
+        state.average_(torch.ones(4))
+    finally:
+        td.destroy_process_group()
+        child.join(60)
 
 
 def ppca(env: Env, shape=(5,)):
@@ -34,6 +64,14 @@ def evaluate(env: Env, data=X, **kw):
 def _train_into(env: Env, lr: float = 0.01) -> None:
     pyroml.fit(NaNGradient(), torch.randn(16, 3), epochs=1, batch_size=8, lr=lr, progress=False,
                checkpoint=str(env.tmp / "ck.pt"))
+
+
+def _two_process_checkpoint(env: Env) -> None:
+    """A checkpoint as two processes write it: one RNG state per rank."""
+    _train_into(env)
+    state = torch.load(env.tmp / "ck.pt", weights_only=False)
+    state["rng"] = [state["rng"], state["rng"].clone()]
+    torch.save(state, env.tmp / "ck.pt")
 
 
 def _resume(env: Env, model=None, **kw):
@@ -147,10 +185,19 @@ CASES = [
           ("device-nonsense", "device='toaster'", {"device": "toaster"}, "device must be a torch device"),
           ("workers-negative", "num_workers=-1", {"num_workers": -1}, "num_workers must be an integer >= 0"),
           ("devices-0", "devices=0", {"devices": 0}, "devices must be an integer >= 1"),
+          ("devices-cores", "accelerator='cpu', devices=10000",
+           {"accelerator": "cpu", "devices": 10_000}, "CPU processes but this machine has"),
+          ("devices-auto-cores", "devices=10000, strategy='ddp'",
+           {"devices": 10_000, "strategy": "ddp"},
+           "ask for at most that many"),
+          ("devices-cuda", "accelerator='cuda', devices=10000", {"accelerator": "cuda", "devices": 10_000},
+           "CUDA device(s)"),
           ("precision", "precision='7-bit'", {"precision": "7-bit"}, "Precision '7-bit' is invalid"),
           ("resume-nothing", "resume=True without checkpoint", {"resume": True}, "resume=True needs checkpoint=<path>"),
           ("num-examples-tensor", "num_examples=32 with tensors", {"num_examples": 32}, "is for a streamed source"),
       ]],
+    Case("fit-rank-died", F, "a DDP rank killed mid-training (its peer averaging gradients through shared memory)",
+         _a_rank_dies, Raises(RuntimeError, ("rank(s) [1]", "died before gradient average 2", "this rank stops too"))),
     Case("fit-numpy-ints", F, "`epochs=np.int64(2), batch_size=np.int64(8)` (was: refused)",
          lambda e: pyroml.fit(pyroml.PPCA(latent_dim=2), X, epochs=np.int64(2), batch_size=np.int64(8), progress=False),
          Accepts("accepted as the integers they are"), check=_numpy_ints),
@@ -212,6 +259,10 @@ CASES = [
                               batch_size=8, progress=False, checkpoint=str(e.tmp / "ck.pt"), resume=True),
          Raises(ValueError, "holds a model with config"), setup=_train_into,
          note="was: the GMM's k-means start overwrote its parameters before the refusal"),
+    Case("fit-resume-processes", F, "resume in one process a checkpoint two processes wrote",
+         lambda e: _resume(e), setup=_two_process_checkpoint, keeps="ck.pt",
+         outcome=Raises(ValueError, ("written by 2 processes", "devices x num_nodes = 2 (now 1)")),
+         note="no step taken; was: the model's and Adam's state loaded before the refusal"),
     Case("fit-resume-corrupt", F, "resume from random bytes", lambda e: _resume(e), keeps="ck.pt",
          setup=lambda e: e.file("ck.pt", bytes(range(256)) * 4), outcome=Raises(ValueError, "not a pyroml checkpoint")),
     Case("fit-checkpoint-folder", F, "`checkpoint=` a folder", lambda e: fit(e, checkpoint=str(e.tmp)),

@@ -103,6 +103,9 @@ CASES = [
          Usage("device 'cuda:9' is not available"), check=_no_run),
     Case("train-device-nonsense", T, "`--device toaster`", train("--device", "toaster"),
          Usage("device must be a torch device"), check=_no_run),
+    Case("train-devices-cores", T, "`--accelerator cpu --devices 10000`",
+         train("--accelerator", "cpu", "--devices", "10000"), Usage("CPU processes but this machine has"),
+         check=_no_run),
     Case("train-out-file", T, "`--out` naming a file", cli(lambda e: [
         "train", "ppca", "--data-dir", e.mnist, "--out", e.tmp / "f", *QUICK]),
          Usage("is a file, not a folder"), keeps="f", setup=lambda e: e.file("f", "keep me")),
