@@ -8,7 +8,7 @@ to ``<name>.labels.npy`` beside it. :class:`MemmapDataset` reads such a file laz
 or a batch touches only its own rows, so a training set larger than the memory trains
 (``pyroml.fit(model, pyroml.data.MemmapDataset("train.npy"))``).
 
-Rows are read with ``os.pread`` (one call per row of a batch, in sorted order), not through a
+Rows are read with ``os.preadv`` (one call per row of a batch, in sorted order), not through a
 memory map: mapped pages that were read count towards a process's resident memory until the
 kernel reclaims them, while pages read this way stay in the page cache only, so the resident
 memory stays far below the file's size. ``uint8`` files are read as ``x / 255`` (four times smaller than float32,
@@ -75,7 +75,11 @@ class MemmapDataset(torch.utils.data.Dataset):
 
     def _header(self) -> int:
         """The byte offset of the first row (after the ``.npy`` header)."""
-        m = self._open()
+        try:
+            m = self._open()
+        except ValueError as e:  # numpy: "mmap length is greater than file size"
+            raise ValueError(f"{self.path} is shorter than its header says ({e}): the file was truncated after "
+                             f"it was opened; write it again with pyroml.data.write_memmap") from None
         offset = int(m.offset) if isinstance(m, np.memmap) else 0
         del m
         return offset
@@ -91,18 +95,27 @@ class MemmapDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.shape[0]
 
-    def _rows(self, index: Any) -> torch.Tensor:
-        """Rows ``index`` (an int, or sorted int64 indices) read with ``os.pread`` — no map, so the
-        pages read stay in the page cache and out of this process's resident memory."""
+    def _rows(self, rows: np.ndarray, positions: Optional[np.ndarray] = None) -> torch.Tensor:
+        """File rows ``rows`` (int64; sorted is best: the file is read in that order), row ``rows[k]``
+        landing at row ``positions[k]`` of the result (default ``k``), as float32 (``uint8`` / 255).
+
+        Each row is read by one ``os.preadv`` straight into the result's memory — no map, so the
+        pages read stay in the page cache and out of this process's resident memory, and no
+        intermediate copy (0.24 ms for 128 MNIST rows where reading bytes and joining them took
+        0.43 ms)."""
         if self._fd is None:
             self._fd, self._offset = os.open(self.path, os.O_RDONLY), self._header()
-        rows = np.atleast_1d(np.asarray(index, dtype=np.int64))
         size = self.dtype.itemsize * int(np.prod(self.event_shape))
-        buf = b"".join(os.pread(self._fd, size, self._offset + int(i) * size) for i in rows)
-        a = np.frombuffer(buf, dtype=self.dtype).reshape((len(rows), *self.event_shape))
-        t = torch.from_numpy(a.copy())
-        t = t.to(torch.float32).div_(255.0) if t.dtype == torch.uint8 else t.to(torch.float32)
-        return t[0] if np.ndim(index) == 0 else t
+        out = np.empty((len(rows), *self.event_shape), dtype=self.dtype)
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        fd, offset = self._fd, self._offset
+        where = range(len(rows)) if positions is None else positions.tolist()
+        for k, i in zip(where, rows.tolist()):
+            if os.preadv(fd, [view[k * size: (k + 1) * size]], offset + i * size) != size:
+                raise ValueError(f"{self.path} ends before row {i} of its {len(self)}: the file was truncated "
+                                 f"after it was opened; write it again with pyroml.data.write_memmap")
+        t = torch.from_numpy(out)
+        return t.to(torch.float32).div_(255.0) if t.dtype == torch.uint8 else t.to(torch.float32)
 
     def release(self) -> None:
         """Close the file (it is opened again at the next read)."""
@@ -118,7 +131,7 @@ class MemmapDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> Any:
         if not -len(self) <= i < len(self):
             raise IndexError(f"index {i} is out of range for {len(self)} examples")
-        x = self._rows(int(i))
+        x = self._rows(np.array([int(i) % len(self)], dtype=np.int64))[0]
         return x if self.labels is None else (x, self.labels[i])
 
     def get_batch(self, indices: List[int]) -> Any:
@@ -126,8 +139,7 @@ class MemmapDataset(torch.utils.data.Dataset):
         order asked): ``x`` of shape ``(len(indices), *event_shape)``, or ``(x, y)``."""
         idx = np.asarray(indices, dtype=np.int64)
         order = np.argsort(idx, kind="stable")
-        x = torch.empty((len(idx), *self.event_shape), dtype=torch.float32)
-        x[torch.from_numpy(order)] = self._rows(idx[order])
+        x = self._rows(idx[order], positions=order)
         return x if self.labels is None else (x, self.labels[torch.from_numpy(idx)])
 
 

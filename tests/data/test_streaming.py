@@ -83,6 +83,30 @@ def test_reads_are_lazy_and_unmapped(tmp_path):
     assert ds._fd is None and torch.equal(ds[5], x[5])
 
 
+def test_negative_indices_and_any_numeric_dtype(tmp_path):
+    x = np.arange(5 * 3, dtype=np.float64).reshape(5, 3)
+    np.save(tmp_path / "d.npy", x)  # a user's own file: float64, read as float32
+    ds = MemmapDataset(tmp_path / "d.npy")
+    assert ds[-1].dtype == torch.float32 and torch.equal(ds[-1], torch.tensor(x[4], dtype=torch.float32))
+    assert torch.equal(ds[-5], ds[0])  # was: row -1 read the bytes before row 0 (the file's header)
+    np.save(tmp_path / "i.npy", np.arange(6, dtype=np.int16).reshape(3, 2))
+    assert torch.equal(MemmapDataset(tmp_path / "i.npy").get_batch([2, 0]), torch.tensor([[4.0, 5.0], [0.0, 1.0]]))
+
+
+def test_a_file_truncated_after_opening_is_a_clear_error(tmp_path):
+    p = tmp_path / "t.npy"
+    x = torch.rand(8, 4)
+    ds, again = write_memmap(x, p), MemmapDataset(p)
+    assert torch.equal(ds[0], x[0])  # open
+    with open(p, "r+b") as f:
+        f.truncate(os.path.getsize(p) - 4 * 4 * 3)  # the last three rows gone
+    assert torch.equal(ds.get_batch([0, 4]), x[[0, 4]])
+    with pytest.raises(ValueError, match="ends before row 5 of its 8"):
+        ds.get_batch([1, 5])
+    with pytest.raises(ValueError, match="shorter than its header says"):
+        again[0]  # opened by its first read
+
+
 def test_memmap_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="write_memmap"):
         MemmapDataset(tmp_path / "missing.npy")
