@@ -107,7 +107,7 @@ class MemmapDataset(torch.utils.data.Dataset):
             self._fd, self._offset = os.open(self.path, os.O_RDONLY), self._header()
         size = self.dtype.itemsize * int(np.prod(self.event_shape))
         out = np.empty((len(rows), *self.event_shape), dtype=self.dtype)
-        view = memoryview(out.reshape(-1).view(np.uint8))
+        view = out.reshape(-1).view(np.uint8).data  # the result's bytes, as a memoryview
         fd, offset = self._fd, self._offset
         where = range(len(rows)) if positions is None else positions.tolist()
         for k, i in zip(where, rows.tolist()):
