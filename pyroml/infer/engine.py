@@ -38,7 +38,7 @@ from pyroml.infer.guard import EXPLOSION, ExplosionGuard, diverged, grad_norm
 from pyroml.infer.logs import MetricLog, make_loggers
 from pyroml.infer.module import SVIModule
 from pyroml.infer.scaling import DataScale
-from pyroml.infer.sources import _Batches, _StreamBatches, data_elbo, training_batches
+from pyroml.infer.sources import _Batches, _StreamBatches, check_shares_before_launch, data_elbo, training_batches
 
 __all__ = ["fit", "History"]
 
@@ -180,10 +180,9 @@ def _check_settings(model: Any, epochs: Any, batch_size: Any, lr: Any, num_parti
             "seed": seed}
 
 
-def _distributed(accelerator: str, devices: Union[int, str], strategy: Any, precision: Any,
-                 num_nodes: int) -> Tuple[Optional[Distributed], int, int]:
-    """``(Fabric's runner or None for the plain engine, this process's rank, the world size)``."""
-    flags = fabric_flags(accelerator, devices, strategy, precision, num_nodes)
+def _distributed(flags: Optional[Dict[str, Any]]) -> Tuple[Optional[Distributed], int, int]:
+    """``(Fabric's runner or None for the plain engine, this process's rank, the world size)``
+    for :func:`~pyroml.infer.distributed.fabric_flags`' answer ``flags`` (Fabric launches here)."""
     dist = None if flags is None else Distributed(flags)
     return (dist, 0, 1) if dist is None else (dist, dist.rank, dist.world)
 
@@ -248,7 +247,10 @@ def fit(
     settings = _check_settings(model, epochs, batch_size, lr, num_particles, lr_schedule, final_lr_fraction,
                                clip_norm, seed, device, checkpoint, resume, num_workers, explosion)
     loggers = make_loggers(logger, log_dir)
-    dist, rank, world = _distributed(accelerator, devices, strategy, precision, num_nodes)
+    flags = fabric_flags(accelerator, devices, strategy, precision, num_nodes)
+    if flags is not None:
+        check_shares_before_launch(data, batch_size, devices, num_nodes)
+    dist, rank, world = _distributed(flags)
     batches = training_batches(model, data, validation, device if dist is None else dist.device, seed, batch_size,
                                num_examples, num_workers, rank, world)
     optimizer = _adam(model.optim_groups(lr), lr)

@@ -21,6 +21,7 @@ from typing import Any, Iterator, List, Optional, Tuple, Union
 
 import pyro
 import torch
+from torch.utils.data import DataLoader, IterableDataset
 
 from pyroml.data.datasets import as_tensors
 from pyroml.data.streaming import Stream, as_stream, epoch_permutation, is_stream
@@ -55,6 +56,25 @@ class _Batches:
             if self.world > 1:
                 idx = idx[self.rank::self.world]
             yield step, [t[idx] for t in self.tensors], b
+
+
+def check_shares_before_launch(data: Any, batch_size: int, devices: Any, num_nodes: Any) -> None:
+    """Refuse, before any process starts, a global batch that cannot give each of the
+    ``devices x num_nodes`` processes an example — for tensors and sized map-style datasets (a
+    ``DataLoader`` or an iterable is checked by each process once it runs)."""
+    if not (isinstance(devices, int) and isinstance(num_nodes, int)) or isinstance(devices, bool):
+        return
+    if devices * num_nodes <= 1 or isinstance(data, (DataLoader, IterableDataset)):
+        return
+    first = data[0] if isinstance(data, (tuple, list)) and data else data
+    if isinstance(first, torch.Tensor):
+        n = first.shape[0] if first.dim() else 0
+    elif hasattr(data, "__len__") and hasattr(data, "__getitem__"):
+        n = len(data)
+    else:
+        return
+    if n:
+        _check_shares(n, batch_size, devices * num_nodes)
 
 
 def _check_shares(n: int, batch_size: int, world: int) -> None:

@@ -192,6 +192,8 @@ CASES = [
            "ask for at most that many"),
           ("devices-cuda", "accelerator='cuda', devices=10000", {"accelerator": "cuda", "devices": 10_000},
            "CUDA device(s)"),
+          ("processes-batch", "num_nodes=2, batch_size=1 (was: refused by each process once launched)",
+           {"num_nodes": 2, "batch_size": 1}, "2 processes cannot share batches of 1 of 32 examples"),
           ("precision", "precision='7-bit'", {"precision": "7-bit"}, "Precision '7-bit' is invalid"),
           ("resume-nothing", "resume=True without checkpoint", {"resume": True}, "resume=True needs checkpoint=<path>"),
           ("num-examples-tensor", "num_examples=32 with tensors", {"num_examples": 32}, "is for a streamed source"),
