@@ -64,7 +64,7 @@ def boltzmann_starts(values: torch.Tensor, k: int, eta: Optional[float] = 1.0,
     spread = float(v.std()) if v.numel() > 1 else 0.0
     if eta is None or not spread > 0:
         return values.topk(k).indices
-    z = (values[finite] - v.mean()) / spread
+    z = (v - v.mean()) / spread
     weights = torch.zeros_like(values)
     weights[finite] = torch.exp(eta * (z - z.max()))
     idx = torch.multinomial(weights, k, replacement=False, generator=generator)

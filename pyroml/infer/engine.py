@@ -249,7 +249,7 @@ def fit(
     loggers = make_loggers(logger, log_dir)
     flags = fabric_flags(accelerator, devices, strategy, precision, num_nodes)
     if flags is not None:
-        check_shares_before_launch(data, batch_size, devices, num_nodes)
+        check_shares_before_launch(data, batch_size, flags)
     dist, rank, world = _distributed(flags)
     batches = training_batches(model, data, validation, device if dist is None else dist.device, seed, batch_size,
                                num_examples, num_workers, rank, world)

@@ -17,7 +17,7 @@ examples the model's shape adaption, input check and data-dependent initialisati
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import pyro
 import torch
@@ -58,14 +58,14 @@ class _Batches:
             yield step, [t[idx] for t in self.tensors], b
 
 
-def check_shares_before_launch(data: Any, batch_size: int, devices: Any, num_nodes: Any) -> None:
+def check_shares_before_launch(data: Any, batch_size: int, flags: Dict[str, Any]) -> None:
     """Refuse, before any process starts, a global batch that cannot give each of the
-    ``devices x num_nodes`` processes an example — for tensors and sized map-style datasets (a
-    ``DataLoader`` or an iterable is checked by each process once it runs)."""
-    if not (isinstance(devices, int) and isinstance(num_nodes, int)) or isinstance(devices, bool):
+    ``devices x num_nodes`` processes of Fabric's (checked) ``flags`` an example — for tensors and
+    sized map-style datasets (a ``DataLoader`` or an iterable is checked by each process once it
+    runs; ``devices="auto"`` too)."""
+    if not isinstance(flags["devices"], int) or isinstance(data, (DataLoader, IterableDataset)):
         return
-    if devices * num_nodes <= 1 or isinstance(data, (DataLoader, IterableDataset)):
-        return
+    world = flags["devices"] * flags["num_nodes"]
     first = data[0] if isinstance(data, (tuple, list)) and data else data
     if isinstance(first, torch.Tensor):
         n = first.shape[0] if first.dim() else 0
@@ -74,7 +74,7 @@ def check_shares_before_launch(data: Any, batch_size: int, devices: Any, num_nod
     else:
         return
     if n:
-        _check_shares(n, batch_size, devices * num_nodes)
+        _check_shares(n, batch_size, world)
 
 
 def _check_shares(n: int, batch_size: int, world: int) -> None:
