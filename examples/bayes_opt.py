@@ -1,6 +1,6 @@
 """Bayesian optimisation of the study's function with a GP surrogate.
 
-    python examples/bayes_opt.py --out runs/bayes_opt                        # log-EI, MAP hyperparameters (default)
+    python examples/bayes_opt.py --out runs/bayes_opt                        # log-EI, MAP + Laplace draws (default)
     python examples/bayes_opt.py --method thompson --hyperparameters nuts    # the study's Thompson sampling
 
 Starts from the five points x in {-1, -1/2, 0, 1/2, 1}, runs T = 10 iterations, prints the trace
@@ -12,7 +12,7 @@ minimum is f = -4.9544 at x = 0.23271.
 The library calls, in pyroml.studies.gp_problem.run_bayes_opt:
 
     f, X0, bounds, x_min, f_min = study_problem()
-    result = pyroml.bo.minimize(f, bounds, X0, iterations=10, method="ei", hyperparameters="map",
+    result = pyroml.bo.minimize(f, bounds, X0, iterations=10, method="ei", hyperparameters="laplace",
                                 kernel="rbf", priors=study_priors(), **STUDY_GP)   # the study's pinned GP
     result.x_best, result.y_best, result.trace, result.best_so_far()
     figures = pyroml.plots.bo_figures(result, f, bounds)

@@ -4,7 +4,7 @@
   confidence bound, Thompson sampling; objects over candidate batches ``(b, q, d)``;
 * :mod:`~pyroml.bo.optimize`: multi-start projected L-BFGS ascent of an acquisition over a box;
 * :mod:`~pyroml.bo.fit`: the MAP fit of a round (value-space priors, starts, fitted constant mean,
-  the kernel chosen by leave-one-out predictive density);
+  the kernel chosen by leave-one-out predictive density) and the Laplace draws around it;
 * :mod:`~pyroml.bo.warp`: the monotone Yeo-Johnson warp of the observed values the GP is fitted to;
 * :mod:`~pyroml.bo.loop`: :class:`BayesOpt` (``suggest(q)`` / ``observe(x, y)``), :func:`minimize`,
   :class:`BOResult`, :class:`BOInterrupted`, and :func:`random_search` (a baseline).

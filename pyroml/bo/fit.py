@@ -6,7 +6,8 @@ and gradient where the priors allow) by L-BFGS from each of a list of starts, an
 point of lowest potential. BO starts it from the prior's centre (the mode of each log
 hyperparameter) and from the previous round's estimate (the data changed by a point or a batch:
 the surface moved little). :func:`fit_map` adds the GP's constant prior mean, fitted with the
-hyperparameters (:func:`gls_mean`, :func:`shift_mean`).
+hyperparameters (:func:`gls_mean`, :func:`shift_mean`); :func:`laplace_posterior` turns the MAP
+point into draws from a Gaussian around it (BO's default: the acquisition averages over them).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pyroml.gp.priors import Prior, default_priors, lognormal_params
 from pyroml.gp.transforms import Standardize
 
 __all__ = ["map_hypers", "prior_centre", "map_priors", "gls_mean", "shift_mean", "fit_map", "log_hypers",
-           "loo_log_predictive", "fit_select", "AUTO_KERNELS"]
+           "loo_log_predictive", "fit_select", "laplace_posterior", "AUTO_KERNELS"]
 
 #: the kernels BO's default ``kernel="auto"`` chooses between each round (:func:`fit_select`)
 AUTO_KERNELS = ("matern52", "rbf")
@@ -228,3 +229,48 @@ def fit_select(models: Sequence[GP], previous: MutableMapping[str, torch.Tensor]
     if best is None:
         raise ValueError("fit_select needs at least one model")
     return best[0], best[1]
+
+
+def laplace_posterior(post: Posterior, num_samples: int = 16, seed: int = 0, max_std: float = 1.0) -> Posterior:
+    """Hyperparameter draws from the Laplace approximation at the MAP point of a one-sample
+    posterior: with :math:`\\hat\\theta` its :math:`\\log` hyperparameters (``(H,)``) and
+    :math:`\\nabla^2 U(\\hat\\theta) = Q \\Lambda Q^\\top` the Hessian of the GP's potential there
+    (autograd through :meth:`pyroml.gp.GP.potential`),
+
+    .. math::
+
+        \\theta_0 = \\hat\\theta, \\qquad
+        \\theta_s = \\hat\\theta + Q \\tilde\\Lambda^{-1/2} z_s, \\quad z_s \\sim \\mathcal N(0, I_H),
+        \\quad s = 1, \\dots, S - 1,
+
+    where :math:`\\tilde\\Lambda = \\max(\\Lambda, 1/\\text{max\\_std}^2)`: no direction spreads more
+    than ``max_std`` in :math:`\\log\\theta` (a factor :math:`e` by default), however flat the
+    potential (a lengthscale a dozen points cannot pin down). An acquisition averaged over these
+    draws (:class:`~pyroml.bo.acquisition.LogExpectedImprovement` takes the log of the mean EI)
+    accounts for the hyperparameters' uncertainty, as a posterior sample would (Snoek et al.,
+    2012), at the cost of one Hessian: where the data leave the lengthscales uncertain, some
+    draws are short and the unexplored parts of the box keep some expected improvement.
+
+    :param post: a one-sample :class:`~pyroml.gp.Posterior` at the MAP (:func:`fit_map`).
+    :param int num_samples: :math:`S`, including the MAP point itself (``1``: ``post`` unchanged).
+    :param int seed: seeds the draws.
+    :returns: a :class:`~pyroml.gp.Posterior` with ``num_samples`` samples (the MAP first) and the
+        diagnostics of ``post``; ``post`` itself where the Hessian is not finite.
+    """
+    if num_samples <= 1:
+        return post
+    model = post.gp
+    theta = log_hypers(post)
+    try:
+        H = torch.autograd.functional.hessian(model.potential, theta)
+    except (RuntimeError, ValueError):            # a Cholesky failure at the MAP point: keep the point
+        return post
+    if not bool(torch.isfinite(H).all()):
+        return post
+    eigval, Q = torch.linalg.eigh(0.5 * (H + H.T))
+    eigval = eigval.clamp_min(1.0 / max_std ** 2)
+    z = torch.randn(num_samples - 1, theta.numel(), generator=torch.Generator().manual_seed(seed),
+                    dtype=torch.float64)
+    thetas = torch.cat([theta[None], theta + (z / eigval.sqrt()) @ Q.T])
+    return Posterior(model, {h: thetas[:, i].exp() for i, h in enumerate(model.hyper_names)},
+                     diagnostics=dict(post.diagnostics))

@@ -1,10 +1,11 @@
 """Bayesian optimisation of a black-box function over a box, with a :class:`~pyroml.gp.GP` surrogate.
 
 :class:`BayesOpt` is the ask/tell interface: :meth:`~BayesOpt.suggest` fits the GP's
-hyperparameters to the evaluations so far (MAP by L-BFGS, or a NUTS posterior) and proposes
-``q`` points, :meth:`~BayesOpt.observe` adds evaluations made anywhere. :func:`minimize` is the
-loop built on it: a space-filling initial design (scrambled Sobol points) unless ``x0`` is given,
-then ``iterations`` rounds of suggest, evaluate, observe.
+hyperparameters to the evaluations so far (MAP by L-BFGS and, by default, draws around it from
+the Laplace approximation; or a NUTS posterior) and proposes ``q`` points,
+:meth:`~BayesOpt.observe` adds evaluations made anywhere. :func:`minimize` is the loop built on
+it: a space-filling initial design (scrambled Sobol points) unless ``x0`` is given, then
+``iterations`` rounds of suggest, evaluate, observe.
 
 The GP works on the unit cube of the box and on standardised, monotonely warped values
 (:mod:`pyroml.gp.transforms`, :mod:`pyroml.bo.warp`), the noise learned under its prior unless
@@ -30,7 +31,7 @@ from tqdm.auto import tqdm
 
 from pyroml._validation import check_choice, check_int, check_positive
 from pyroml.bo.acquisition import METHODS, make_acquisition, thompson_indices
-from pyroml.bo.fit import AUTO_KERNELS, fit_select, map_priors, shift_mean
+from pyroml.bo.fit import AUTO_KERNELS, fit_select, laplace_posterior, map_priors, shift_mean
 from pyroml.bo.optimize import maximize, sobol
 from pyroml.bo.warp import YeoJohnson
 from pyroml.gp import GP, Posterior
@@ -43,6 +44,8 @@ __all__ = ["minimize", "BOResult", "BayesOpt", "BOInterrupted", "random_search",
 #: ``(low, high)`` in 1-d, or a ``(2, d)`` tensor (or nested sequence) of lows and highs
 Bounds = Union[Tuple[float, float], Sequence[float], Sequence[Sequence[float]], torch.Tensor]
 Objective = Callable[[torch.Tensor], Any]
+#: how :class:`BayesOpt` treats the GP's hyperparameters each round
+HYPERPARAMETERS = ("laplace", "map", "nuts")
 
 
 @dataclass
@@ -129,12 +132,15 @@ class BayesOpt:
     :param bounds: ``(low, high)`` in 1-d, else a ``(2, d)`` tensor of lows and highs.
     :param str method: ``"ei"`` (log expected improvement, default), ``"nei"`` (noisy log-EI),
         ``"thompson"``, ``"lcb"`` / ``"ucb"`` (:mod:`pyroml.bo.acquisition`).
-    :param str hyperparameters: ``"map"`` (default: L-BFGS from the prior's centre and the
-        previous round's estimate, :func:`pyroml.bo.fit.fit_map`, under the value-space priors of
-        :func:`pyroml.bo.fit.map_priors` for every hyperparameter not given ``priors``) or
-        ``"nuts"`` (the GP's own priors; one chain each round, warm-started from the previous
-        round's last draw with half the warm-up; EI and LCB average over its draws, Thompson
-        sampling uses one).
+    :param str hyperparameters: ``"laplace"`` (default: the MAP point, L-BFGS from the prior's
+        centre and the previous round's estimate, :func:`pyroml.bo.fit.fit_map`, under the
+        value-space priors of :func:`pyroml.bo.fit.map_priors` for every hyperparameter not given
+        ``priors``, and ``laplace_samples - 1`` draws around it from the Laplace approximation,
+        :func:`pyroml.bo.fit.laplace_posterior`), ``"map"`` (the MAP point alone) or ``"nuts"``
+        (the GP's own priors; one chain each round, warm-started from the previous round's last
+        draw with half the warm-up). EI and LCB average over the draws, Thompson sampling uses
+        one per proposal.
+    :param int laplace_samples: hyperparameter settings of ``"laplace"``, the MAP point included.
     :param kernel: the GP's kernel (ARD in more than one dimension), or ``"auto"`` (default):
         each MAP round fits both Matérn 5/2 and RBF and keeps the one that predicts the held-out
         points best (:func:`pyroml.bo.fit.fit_select`); NUTS uses Matérn 5/2.
@@ -153,26 +159,28 @@ class BayesOpt:
     :param gp_options: passed to :class:`~pyroml.gp.GP` (e.g. ``normalize``, ``standardize``, ``ard``).
     """
 
-    def __init__(self, bounds: Bounds, method: str = "ei", hyperparameters: str = "map", kernel: Any = "auto",
+    def __init__(self, bounds: Bounds, method: str = "ei", hyperparameters: str = "laplace", kernel: Any = "auto",
                  noise: Optional[float] = None, noiseless: bool = False, priors: Optional[Mapping[str, Prior]] = None,
                  kappa: float = 2.0, n_candidates: int = 1024, restarts: int = 10, seed: int = 0,
                  nuts_samples: int = 20, nuts_warmup: int = 60, constant_mean: bool = True, warp: bool = True,
-                 **gp_options: Any):
+                 laplace_samples: int = 16, **gp_options: Any):
         check_choice("method", method, METHODS)
-        check_choice("hyperparameters", hyperparameters, ("map", "nuts"))
+        check_choice("hyperparameters", hyperparameters, HYPERPARAMETERS)
+        self.laplace_samples = check_int("laplace_samples", laplace_samples, 1) if hyperparameters == "laplace" else 1
+        mapped = hyperparameters != "nuts"       # a MAP fit (then, for "laplace", draws around it)
         self.bounds = as_bounds(bounds)
         auto = isinstance(kernel, str) and kernel == "auto"
-        self.kernels = list(AUTO_KERNELS if hyperparameters == "map" else AUTO_KERNELS[:1]) if auto else [kernel]
+        self.kernels = list(AUTO_KERNELS if mapped else AUTO_KERNELS[:1]) if auto else [kernel]
         specs = [resolve_kernel(k, self.bounds.shape[1]) for k in self.kernels]     # a wrong one: an error now
         self.method, self.hyperparameters, self.seed = method, hyperparameters, check_int("seed", seed, 0)
         self.kappa = check_positive("kappa", kappa, allow_zero=True)
         self.n_candidates = check_int("n_candidates", n_candidates, 1)
         self.restarts = check_int("restarts", restarts, 1)
         self.nuts_samples, self.nuts_warmup = nuts_samples, nuts_warmup
-        self.constant_mean = bool(constant_mean) and hyperparameters == "map"
+        self.constant_mean = bool(constant_mean) and mapped
         self.warp = bool(warp) and noise is None
         d = self.bounds.shape[1]
-        if hyperparameters == "map":              # the defaults' value-space MAP (pyroml.bo.fit.map_priors)
+        if mapped:                                # the defaults' value-space MAP (pyroml.bo.fit.map_priors)
             kernel_priors, noise_prior = map_priors(d)
             kinds = {hyper_kind(h) for spec in specs for h in spec.kernel.hypers}
             priors = {**{k: v for k, v in kernel_priors.items() if k in kinds}, **(priors or {})}
@@ -222,9 +230,10 @@ class BayesOpt:
         round's last draw and step size."""
         self.last = {}
         y, seed = self.targets(), self.seed * 1000 + self.rounds
-        if self.hyperparameters == "map":
+        if self.hyperparameters != "nuts":
             models = [GP(self.X, y, kernel=k, **self.gp_options) for k in self.kernels]
             model, post = fit_select(models, self._map_state, seed=seed, constant_mean=self.constant_mean)
+            post = laplace_posterior(post, self.laplace_samples, seed=seed)
             self.last.update(model=model, posterior=post, kernel=self.kernels[models.index(model)])
             return model
         model = GP(self.X, y, kernel=self.kernels[0], **self.gp_options)
@@ -331,7 +340,7 @@ def _entry(opt: BayesOpt, it: int, X_new: torch.Tensor, y_new: torch.Tensor, rec
 
 
 def minimize(f: Objective, bounds: Bounds, x0: Optional[torch.Tensor] = None, iterations: int = 10,
-             method: str = "ei", hyperparameters: str = "map", kernel: Any = "auto",
+             method: str = "ei", hyperparameters: str = "laplace", kernel: Any = "auto",
              noise: Optional[float] = None, n_candidates: int = 1024, kappa: float = 2.0, seed: int = 0,
              nuts_samples: int = 20, nuts_warmup: int = 60, record: bool = True,
              priors: Optional[Mapping[str, Prior]] = None, q: int = 1, noiseless: bool = False,

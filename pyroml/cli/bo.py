@@ -17,6 +17,7 @@ from typing import Any, Dict
 import torch
 
 from pyroml.bo import METHODS, BOInterrupted, BOResult
+from pyroml.bo.loop import HYPERPARAMETERS
 from pyroml.cli.common import int_at_least, output_folder
 from pyroml.io import write_json
 from pyroml.studies.gp_problem import run_bayes_opt, study_problem
@@ -29,8 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", type=int_at_least(0), default=10,
                    help="evaluations after the 5 initial points (default 10)")
     p.add_argument("--method", default="ei", choices=METHODS, help="acquisition (default ei)")
-    p.add_argument("--hyperparameters", default="map", choices=["map", "nuts"],
-                   help="MAP (default) or a NUTS posterior each iteration")
+    p.add_argument("--hyperparameters", default="laplace", choices=list(HYPERPARAMETERS),
+                   help="laplace (default: MAP and draws around it), map, or a NUTS posterior each iteration")
     p.add_argument("--out", default="runs/bo", help="output folder (default runs/bo)")
     p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     p.add_argument("--device", default="cpu", help="accepted for symmetry; GP work runs on the CPU in float64")

@@ -113,7 +113,7 @@ def _print_trace(result: bo.BOResult) -> None:
               f"{t['hypers']['lengthscale']:>12.4f} {t['hypers']['variance']:>9.3f} {t['seconds']:>6.2f}")
 
 
-def run_bayes_opt(iterations: int = 10, method: str = "ei", hyperparameters: str = "map", seed: int = 0,
+def run_bayes_opt(iterations: int = 10, method: str = "ei", hyperparameters: str = "laplace", seed: int = 0,
                   out: PathLike = "runs/bo") -> Dict[str, Any]:
     """Optimise the study's function from its five points (one torch thread): prints the trace,
     writes a flat ``out/metrics.json``, ``out/result.json`` (every evaluation and the trace) and

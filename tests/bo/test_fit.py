@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pyroml import bo
-from pyroml.bo.fit import fit_map, gls_mean, log_hypers, map_priors, prior_centre, shift_mean
+from pyroml.bo.fit import fit_map, gls_mean, laplace_posterior, log_hypers, map_priors, prior_centre, shift_mean
 from pyroml.bo.optimize import projected_ascent
 from pyroml.gp import GP, default_priors
 
@@ -109,3 +109,60 @@ def test_prior_centre_is_the_lognormal_loc_else_the_log_median_else_the_log_mean
             assert value == pytest.approx(0.0, abs=1e-12), name
         else:  # the noise: the default LogNormal
             assert value == pytest.approx(float(gp.prior(name).loc)), name
+
+
+def _numeric_hessian(fn, theta, h=1e-4):
+    """Central second differences of ``fn`` at ``theta`` ``(H,)``: an independent check of autograd's Hessian."""
+    H = theta.numel()
+    out = torch.zeros(H, H, dtype=torch.float64)
+    eye = torch.eye(H, dtype=torch.float64) * h
+    for i in range(H):
+        for j in range(H):
+            out[i, j] = (fn(theta + eye[i] + eye[j]) - fn(theta + eye[i] - eye[j]) - fn(theta - eye[i] + eye[j])
+                         + fn(theta - eye[i] - eye[j])) / (4 * h * h)
+    return out
+
+
+def test_laplace_draws_have_the_inverse_hessian_as_covariance_and_the_map_first():
+    X, y = _data(20, seed=3)
+    opt = bo.BayesOpt(BOX, kernel="matern52")
+    opt.observe(X, y)
+    post = fit_map(opt.model(), seed=0)
+    theta = log_hypers(post)
+    draws = laplace_posterior(post, num_samples=20001, seed=1, max_std=100.0)
+    th = torch.stack([draws.samples[h].log() for h in post.gp.hyper_names], -1)          # (S, H)
+    assert th.shape == (20001, theta.numel())
+    assert torch.equal(th[0], theta)                                                      # the MAP point first
+    cov = torch.cov(th[1:].T)
+    expected = torch.linalg.inv(_numeric_hessian(lambda t: float(post.gp.potential(t)), theta))
+    assert torch.allclose(th[1:].mean(0), theta, atol=0.05)
+    assert torch.allclose(cov, expected, atol=0.05 * float(expected.diagonal().max()))
+
+
+def test_laplace_draws_spread_at_most_max_std_and_one_sample_is_the_map():
+    X, y = _data(4, seed=0)                     # four points: the lengthscales are hardly identified
+    opt = bo.BayesOpt(BOX, kernel="rbf")
+    opt.observe(X, y)
+    post = fit_map(opt.model(), seed=0)
+    assert laplace_posterior(post, num_samples=1) is post
+    for cap in (0.3, 1.0):
+        draws = laplace_posterior(post, num_samples=4001, seed=0, max_std=cap)
+        th = torch.stack([draws.samples[h].log() for h in post.gp.hyper_names], -1)
+        assert float(th.std(0).max()) <= cap * 1.05
+    unclamped = laplace_posterior(post, num_samples=4001, seed=0, max_std=1e3)
+    th = torch.stack([unclamped.samples[h].log() for h in post.gp.hyper_names], -1)
+    assert float(th.std(0).max()) > 1.0                                   # the cap is what held them above
+
+
+def test_bo_averages_over_laplace_draws_by_default_and_map_keeps_one_point():
+    X, y = _data(8, seed=2)
+    sizes = {}
+    for hyp, kw in [("laplace", {}), ("laplace", {"laplace_samples": 5}), ("map", {})]:
+        opt = bo.BayesOpt(BOX, hyperparameters=hyp, seed=0, **kw)
+        opt.observe(X, y)
+        opt.suggest()
+        sizes[(hyp, kw.get("laplace_samples"))] = opt.last["posterior"].samples["noise"].shape[0]
+    assert sizes == {("laplace", None): 16, ("laplace", 5): 5, ("map", None): 1}
+    assert bo.BayesOpt(BOX).hyperparameters == "laplace"
+    with pytest.raises(ValueError, match="laplace_samples"):
+        bo.BayesOpt(BOX, laplace_samples=0)

@@ -86,3 +86,34 @@ def test_public_prior_and_named_conditional():
     assert gp.prior("lengthscale") is gp.priors["lengthscale"] and gp.prior("noise") is gp.noise_prior
     c = gp.conditional(X, hypers_at(gp))
     assert c.mean.shape == c.var.shape == (1, 6) and c.noise.shape == (1,)
+
+
+def test_the_reused_training_factor_follows_the_data_and_the_settings_and_keeps_gradients():
+    """The conditional reuses its Cholesky factor between calls: it must equal a fresh GP's after
+    the targets change (replaced or in place) or the hyperparameters change, and hyperparameters
+    that need a gradient get one."""
+    X, y = data()
+    gp = GP(X, y, kernel="matern52", noise=1e-3, **RAW)
+    hypers = hypers_at(gp)
+    Xs = torch.linspace(-1, 1, 5, dtype=torch.float64)[:, None]
+
+    def fresh(targets, hp):
+        other = GP(X, y, kernel="matern52", noise=1e-3, **RAW)
+        other.yt = targets.clone()
+        return other.conditional(Xs, hp).mean
+    first = gp.conditional(Xs, hypers).mean
+    assert torch.equal(gp.conditional(Xs, hypers).mean, first)                  # reused: the same numbers
+    gp.yt = gp.yt + 1.0                                                           # replaced
+    assert torch.allclose(gp.conditional(Xs, hypers).mean, fresh(gp.yt, hypers), atol=1e-12)
+    gp.yt.mul_(2.0)                                                               # changed in place
+    assert torch.allclose(gp.conditional(Xs, hypers).mean, fresh(gp.yt, hypers), atol=1e-12)
+    longer = {k: v * 1.5 if "lengthscale" in k else v for k, v in hypers.items()}
+    assert torch.allclose(gp.conditional(Xs, longer).mean, fresh(gp.yt, longer), atol=1e-12)
+    assert not torch.allclose(gp.conditional(Xs, longer).mean, gp.conditional(Xs, hypers).mean)
+    grads = []
+    for model in (gp, GP(X, y, kernel="matern52", noise=1e-3, **RAW)):          # after a cached call, and fresh
+        model.yt = gp.yt
+        tracked = {k: v.clone().requires_grad_(True) for k, v in hypers.items()}
+        model.conditional(Xs, tracked).mean.sum().backward()
+        grads.append(torch.cat([tracked[k].grad.reshape(-1) for k in sorted(tracked)]))
+    assert torch.allclose(grads[0], grads[1], atol=1e-10) and bool(grads[0].abs().sum() > 0)
