@@ -16,8 +16,10 @@ random initial design of ``2d + 1`` points per seed shared by every method.
 Methods: ``random`` (uniform random search), ``ei`` (pyroml's defaults, ``bo.minimize`` as a user
 calls it: log-EI; unit cube, y standardised and Yeo-Johnson warped, noise learned; Matérn 5/2 or
 RBF ARD chosen each round by leave-one-out predictive density; value-space MAP priors with the
-signal variance pinned, a fitted constant mean, projected L-BFGS acquisition maximisation; see
-docs/gp.md), ``ei-nl`` (the same with ``noiseless=True``;
+signal variance pinned, a fitted constant mean, EI averaged over the MAP point and 15 draws of
+the Laplace approximation around it, projected L-BFGS acquisition maximisation; see
+docs/gp.md), ``ei-map`` (the same at the MAP point alone: the default until session 9),
+``ei-nl`` (the same with ``noiseless=True``;
 noiseless problems only), ``nei`` (noisy log-EI; noisy problems only), ``thompson``, ``ucb``,
 ``ei-q4`` (batches of 4), and ``botorch``: BoTorch's default loop (``SingleTaskGP`` with input
 normalisation and output standardisation, ``fit_gpytorch_mll``, ``LogExpectedImprovement``,
@@ -106,7 +108,7 @@ PROBLEMS: Dict[str, Problem] = {
                            -39.16616570377142 * 4),
     "hartmann6": Problem(H6, [[0.0] * 6, [1.0] * 6], -3.322368),
 }
-METHODS = ["random", "ei", "ei-nl", "nei", "thompson", "ucb", "ei-q4", "botorch"]
+METHODS = ["random", "ei", "ei-map", "ei-nl", "nei", "thompson", "ucb", "ei-q4", "botorch"]
 
 
 def spread(p: Problem) -> float:
@@ -156,7 +158,8 @@ def run(name: str, method: str, seed: int, noisy: bool, options: Optional[Dict] 
         res = bo.random_search(f, b, x0, iterations=budget - n0, seed=seed)
         X, Y = res.X, res.Y
     else:
-        kw = {"ei": {}, "ei-nl": {"noiseless": True}, "nei": {"method": "nei"}, "thompson": {"method": "thompson"},
+        kw = {"ei": {}, "ei-map": {"hyperparameters": "map"}, "ei-nl": {"noiseless": True}, "nei": {"method": "nei"},
+              "thompson": {"method": "thompson"},
               "ucb": {"method": "ucb"}, "ei-q4": {"q": 4}}[method]
         kw = {**kw, **(options or {})}
         q = kw.get("q", 1)
@@ -233,12 +236,21 @@ def bars(rows: List[Dict]) -> str:
             worse = sum(pair['ei', s] > pair['botorch', s] for s in seeds)
             wins.append(f"{fn} {len(seeds) - worse}/{len(seeds)} (p={_sign_test(better, worse):.2f})")
             pooled = [pooled[0] + better, pooled[1] + worse, pooled[2] + len(seeds)]
+        versus = ""                                        # ei against the earlier default, same seeds
+        pair = {(r["function"], r["method"], r["seed"]): r["log10_regret"] for r in rows
+                if r["noisy"] == noisy and r["method"] in ("ei", "ei-map")}
+        keys = [(fn, s) for fn, m, s in pair if m == "ei" and (fn, "ei-map", s) in pair]
+        if keys:
+            better = sum(pair[fn, "ei", s] < pair[fn, "ei-map", s] for fn, s in keys)
+            worse = sum(pair[fn, "ei", s] > pair[fn, "ei-map", s] for fn, s in keys)
+            versus = (f"; ei at or below ei-map in {len(keys) - worse}/{len(keys)} paired runs "
+                      f"(p={_sign_test(better, worse):.3f})")
         out.append(f"{'noisy' if noisy else 'noiseless'}: ei no worse than botorch on {len(no_worse)}/{len(both)} "
                    f"(worse on {sorted(set(both) - set(no_worse))}); better than random on {len(beats)}/{len(rnd)} "
                    f"(not on {sorted(set(rnd) - set(beats))}); median s/iteration ei/botorch = {ratio}; seeds (same "
                    f"initial design) where ei's regret <= botorch's, with the two-sided sign test's p over the "
                    f"untied seeds: {', '.join(wins)}; all functions pooled {pooled[2] - pooled[1]}/{pooled[2]} "
-                   f"(p={_sign_test(pooled[0], pooled[1]):.3f})")
+                   f"(p={_sign_test(pooled[0], pooled[1]):.3f}){versus}")
     return "\n".join(out)
 
 

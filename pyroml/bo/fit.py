@@ -231,7 +231,8 @@ def fit_select(models: Sequence[GP], previous: MutableMapping[str, torch.Tensor]
     return best[0], best[1]
 
 
-def laplace_posterior(post: Posterior, num_samples: int = 16, seed: int = 0, max_std: float = 1.0) -> Posterior:
+def laplace_posterior(post: Posterior, num_samples: int = 16, seed: int = 0, max_std: float = 1.0,
+                      fixed: Sequence[str] = ()) -> Posterior:
     """Hyperparameter draws from the Laplace approximation at the MAP point of a one-sample
     posterior: with :math:`\\hat\\theta` its :math:`\\log` hyperparameters (``(H,)``) and
     :math:`\\nabla^2 U(\\hat\\theta) = Q \\Lambda Q^\\top` the Hessian of the GP's potential there
@@ -245,15 +246,20 @@ def laplace_posterior(post: Posterior, num_samples: int = 16, seed: int = 0, max
 
     where :math:`\\tilde\\Lambda = \\max(\\Lambda, 1/\\text{max\\_std}^2)`: no direction spreads more
     than ``max_std`` in :math:`\\log\\theta` (a factor :math:`e` by default), however flat the
-    potential (a lengthscale a dozen points cannot pin down). An acquisition averaged over these
+    potential (a lengthscale a dozen points cannot pin down). Hyperparameters named in ``fixed``
+    stay at their MAP values and the others are drawn from the Gaussian conditional on them:
+    :math:`\\nabla^2 U` is then its block of the free ones. An acquisition averaged over these
     draws (:class:`~pyroml.bo.acquisition.LogExpectedImprovement` takes the log of the mean EI)
     accounts for the hyperparameters' uncertainty, as a posterior sample would (Snoek et al.,
     2012), at the cost of one Hessian: where the data leave the lengthscales uncertain, some
-    draws are short and the unexplored parts of the box keep some expected improvement.
+    draws are short and the unexplored parts of the box keep some expected improvement. BO draws
+    the kernel's hyperparameters and keeps the noise at its MAP value (a draw of lower noise
+    interpolates the noisy values, and EI then chases the luckiest of them).
 
     :param post: a one-sample :class:`~pyroml.gp.Posterior` at the MAP (:func:`fit_map`).
     :param int num_samples: :math:`S`, including the MAP point itself (``1``: ``post`` unchanged).
     :param int seed: seeds the draws.
+    :param fixed: names of hyperparameters held at the MAP point (e.g. ``("noise",)``).
     :returns: a :class:`~pyroml.gp.Posterior` with ``num_samples`` samples (the MAP first) and the
         diagnostics of ``post``; ``post`` itself where the Hessian is not finite.
     """
@@ -267,10 +273,12 @@ def laplace_posterior(post: Posterior, num_samples: int = 16, seed: int = 0, max
         return post
     if not bool(torch.isfinite(H).all()):
         return post
-    eigval, Q = torch.linalg.eigh(0.5 * (H + H.T))
+    free = torch.tensor([h not in fixed for h in model.hyper_names])
+    eigval, Q = torch.linalg.eigh(0.5 * (H + H.T)[free][:, free])
     eigval = eigval.clamp_min(1.0 / max_std ** 2)
-    z = torch.randn(num_samples - 1, theta.numel(), generator=torch.Generator().manual_seed(seed),
+    z = torch.randn(num_samples - 1, int(free.sum()), generator=torch.Generator().manual_seed(seed),
                     dtype=torch.float64)
-    thetas = torch.cat([theta[None], theta + (z / eigval.sqrt()) @ Q.T])
+    thetas = theta.repeat(num_samples, 1)
+    thetas[1:, free] = theta[free] + (z / eigval.sqrt()) @ Q.T
     return Posterior(model, {h: thetas[:, i].exp() for i, h in enumerate(model.hyper_names)},
                      diagnostics=dict(post.diagnostics))

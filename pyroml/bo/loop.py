@@ -233,7 +233,7 @@ class BayesOpt:
         if self.hyperparameters != "nuts":
             models = [GP(self.X, y, kernel=k, **self.gp_options) for k in self.kernels]
             model, post = fit_select(models, self._map_state, seed=seed, constant_mean=self.constant_mean)
-            post = laplace_posterior(post, self.laplace_samples, seed=seed)
+            post = laplace_posterior(post, self.laplace_samples, seed=seed, fixed=("noise",))
             self.last.update(model=model, posterior=post, kernel=self.kernels[models.index(model)])
             return model
         model = GP(self.X, y, kernel=self.kernels[0], **self.gp_options)

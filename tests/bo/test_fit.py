@@ -123,20 +123,27 @@ def _numeric_hessian(fn, theta, h=1e-4):
     return out
 
 
-def test_laplace_draws_have_the_inverse_hessian_as_covariance_and_the_map_first():
-    X, y = _data(20, seed=3)
-    opt = bo.BayesOpt(BOX, kernel="matern52")
-    opt.observe(X, y)
+@pytest.mark.parametrize("fixed", [(), ("noise",)])
+def test_laplace_draws_have_the_inverse_hessian_as_covariance_and_the_map_first(fixed):
+    """All free: covariance H^-1; the noise held at the MAP: the conditional covariance, the
+    inverse of H's block of the others, and the noise the same in every draw."""
+    X, y = _data(30, seed=2)
+    y = y + 0.5 * torch.randn(30, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    opt = bo.BayesOpt(BOX, kernel="matern52")      # noisy data: the noise is correlated with the others,
+    opt.observe(X, y)                              # so the conditional and the marginal covariance differ
     post = fit_map(opt.model(), seed=0)
     theta = log_hypers(post)
-    draws = laplace_posterior(post, num_samples=20001, seed=1, max_std=100.0)
+    draws = laplace_posterior(post, num_samples=20001, seed=1, max_std=100.0, fixed=fixed)
     th = torch.stack([draws.samples[h].log() for h in post.gp.hyper_names], -1)          # (S, H)
     assert th.shape == (20001, theta.numel())
     assert torch.equal(th[0], theta)                                                      # the MAP point first
-    cov = torch.cov(th[1:].T)
-    expected = torch.linalg.inv(_numeric_hessian(lambda t: float(post.gp.potential(t)), theta))
+    free = torch.tensor([h not in fixed for h in post.gp.hyper_names])
+    assert torch.equal(th[:, ~free], theta[~free].expand(20001, -1))
+    cov = torch.cov(th[1:, free].T)
+    H = _numeric_hessian(lambda t: float(post.gp.potential(t)), theta)
+    expected = torch.linalg.inv(H[free][:, free])
     assert torch.allclose(th[1:].mean(0), theta, atol=0.05)
-    assert torch.allclose(cov, expected, atol=0.05 * float(expected.diagonal().max()))
+    assert torch.allclose(cov, expected, atol=0.03 * float(expected.diagonal().max()))
 
 
 def test_laplace_draws_spread_at_most_max_std_and_one_sample_is_the_map():
@@ -161,7 +168,11 @@ def test_bo_averages_over_laplace_draws_by_default_and_map_keeps_one_point():
         opt = bo.BayesOpt(BOX, hyperparameters=hyp, seed=0, **kw)
         opt.observe(X, y)
         opt.suggest()
-        sizes[(hyp, kw.get("laplace_samples"))] = opt.last["posterior"].samples["noise"].shape[0]
+        samples = opt.last["posterior"].samples
+        sizes[(hyp, kw.get("laplace_samples"))] = samples["noise"].shape[0]
+        if hyp == "laplace":                     # the kernel's hyperparameters drawn, the noise at its MAP value
+            assert torch.all(samples["noise"] == samples["noise"][0])
+            assert float(samples["lengthscale_0"].std()) > 0
     assert sizes == {("laplace", None): 16, ("laplace", 5): 5, ("map", None): 1}
     assert bo.BayesOpt(BOX).hyperparameters == "laplace"
     with pytest.raises(ValueError, match="laplace_samples"):
