@@ -277,21 +277,22 @@ def _figures(rows: List[Dict], keys, methods: List[str], out: str) -> None:
 
 
 def timing(fns: List[str], seeds: int, out: str) -> str:
-    """Seconds per iteration of ``ei`` and ``botorch``, runs interleaved (ei, botorch, ei, ...)
+    """Seconds per iteration of ``ei``, ``ei-map`` and ``botorch``, runs interleaved (ei, ei-map, botorch, ei, ...)
     on the same noiseless problems and seeds, for a run with the machine to itself; writes
     ``timing.json`` with the medians and their ratio per function."""
     res: Dict[str, Dict[str, float]] = {}
     for fn in fns:
-        secs: Dict[str, List[float]] = {"ei": [], "botorch": []}
+        secs: Dict[str, List[float]] = {"ei": [], "ei-map": [], "botorch": []}
         for s in range(seeds):
             for m in secs:
                 secs[m].append(run(fn, m, s, False)["seconds_per_iteration"])
         res[fn] = {m: statistics.median(v) for m, v in secs.items()}
         res[fn]["ratio"] = res[fn]["ei"] / res[fn]["botorch"]
+        res[fn]["ratio_ei_map"] = res[fn]["ei"] / res[fn]["ei-map"]
     with open(os.path.join(out, "timing.json"), "w") as fh:
         json.dump(res, fh, indent=2)
-    return "\n".join(f"{fn}: ei {r['ei']:.3f} s/it, botorch {r['botorch']:.3f} s/it, ratio {r['ratio']:.2f}"
-                     for fn, r in res.items())
+    return "\n".join(f"{fn}: ei {r['ei']:.3f} s/it, ei-map {r['ei-map']:.3f} s/it, botorch {r['botorch']:.3f} s/it, "
+                     f"ratio ei/botorch {r['ratio']:.2f}, ei/ei-map {r['ratio_ei_map']:.2f}" for fn, r in res.items())
 
 
 def main() -> None:
