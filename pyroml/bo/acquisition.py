@@ -30,11 +30,13 @@ from typing import List, Optional
 
 import torch
 
+from pyroml.bo.optimize import sobol
 from pyroml.gp import GP
 from pyroml.gp.kernels import Hypers
 
 __all__ = ["METHODS", "log_expected_improvement", "Acquisition", "LogExpectedImprovement",
-           "NoisyLogExpectedImprovement", "LowerConfidenceBound", "make_acquisition", "thompson_indices"]
+           "NoisyLogExpectedImprovement", "LowerConfidenceBound", "make_acquisition", "thompson_candidates",
+           "thompson_indices"]
 
 #: the acquisition methods the loop knows
 METHODS = ("ei", "nei", "thompson", "lcb", "ucb")
@@ -147,3 +149,18 @@ def thompson_indices(model: GP, hypers: Hypers, candidates: torch.Tensor, q: int
         chosen.append(i)
         draws.append(draw)
     return chosen, draws
+
+
+def thompson_candidates(bounds: torch.Tensor, X: torch.Tensor, Y: torch.Tensor, n: int, seed: int,
+                        generator: torch.Generator) -> torch.Tensor:
+    """Thompson sampling's candidate set in the box ``bounds`` ``(2, d)``: a regular grid of ``n``
+    points in 1-d, shape ``(n, 1)``; else ``n`` scrambled Sobol points (seeded by ``seed``) and 100
+    Gaussian perturbations (standard deviation 5% of the box, clamped to it) of each of the five
+    best evaluated inputs ``X`` ``(N, d)`` by their values ``Y`` ``(N,)``, shape ``(n + 100 min(N, 5), d)``."""
+    d = bounds.shape[1]
+    if d == 1:
+        return torch.linspace(float(bounds[0, 0]), float(bounds[1, 0]), n, dtype=torch.float64)[:, None]
+    best = X[Y.argsort()[:5]]
+    noise = 0.05 * torch.randn(best.shape[0], 100, d, generator=generator, dtype=torch.float64)
+    local = (best[:, None, :] + noise * (bounds[1] - bounds[0])).reshape(-1, d)
+    return torch.cat([sobol(bounds, n, seed), torch.maximum(torch.minimum(local, bounds[1]), bounds[0])])

@@ -30,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from pyroml._validation import check_choice, check_int, check_positive
-from pyroml.bo.acquisition import METHODS, make_acquisition, thompson_indices
+from pyroml.bo.acquisition import METHODS, make_acquisition, thompson_candidates, thompson_indices
 from pyroml.bo.fit import AUTO_KERNELS, fit_select, laplace_posterior, map_priors, shift_mean
 from pyroml.bo.optimize import maximize, sobol
 from pyroml.bo.warp import YeoJohnson
@@ -249,17 +249,6 @@ class BayesOpt:
         self.last.update(model=model, posterior=post)
         return model
 
-    def _thompson_candidates(self) -> torch.Tensor:
-        """A regular grid in 1-d, else Sobol points plus perturbations of the best five inputs."""
-        b = self.bounds
-        if self.dim == 1:
-            return torch.linspace(float(b[0, 0]), float(b[1, 0]), self.n_candidates, dtype=torch.float64)[:, None]
-        best = self.X[self.Y.argsort()[:5]]
-        noise = 0.05 * torch.randn(best.shape[0], 100, self.dim, generator=self.generator, dtype=torch.float64)
-        local = (best[:, None, :] + noise * (b[1] - b[0])).reshape(-1, self.dim)
-        return torch.cat([sobol(b, self.n_candidates, self.seed + self.rounds), torch.maximum(torch.minimum(
-            local, b[1]), b[0])])
-
     def suggest(self, q: int = 1) -> torch.Tensor:
         """The next ``q`` points to evaluate, ``(q, d)``: from the initial design while fewer than
         two evaluations exist, else maximisers of the acquisition (see the module docstring)."""
@@ -272,7 +261,8 @@ class BayesOpt:
         post = self.last["posterior"]
         span = float((self.bounds[1] - self.bounds[0]).max())
         if self.method == "thompson":
-            cand = self._thompson_candidates()
+            cand = thompson_candidates(self.bounds, self.X, self.Y, self.n_candidates, self.seed + self.rounds,
+                                       self.generator)
             seen = (torch.cdist(cand, self.X) < 1e-9 * span).any(-1)
             idx, draws = thompson_indices(model, post.samples, cand, q, self.generator, seen)
             self.last.update(candidates=cand, sample=draws[0])
