@@ -42,7 +42,7 @@ import math
 import os
 import statistics
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 
@@ -204,6 +204,17 @@ def _sign_test(better: int, worse: int) -> float:
     return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
 
 
+def _paired(rows: List[Dict], other: str) -> Tuple[int, int, int]:
+    """``ei`` against ``other`` on the runs both made (same function and seed, i.e. the same initial
+    design): ``(runs where ei's regret is lower, runs where it is higher, runs paired)``."""
+    regret = {(r["function"], r["method"], r["seed"]): r["log10_regret"] for r in rows
+              if r["method"] in ("ei", other)}
+    keys = [(fn, s) for fn, m, s in regret if m == "ei" and (fn, other, s) in regret]
+    better = sum(regret[fn, "ei", s] < regret[fn, other, s] for fn, s in keys)
+    worse = sum(regret[fn, "ei", s] > regret[fn, other, s] for fn, s in keys)
+    return better, worse, len(keys)
+
+
 def bars(rows: List[Dict]) -> str:
     """The issue's bars per noise level, from complete cells: functions where pyroml's default
     (``ei``) has a median log10 regret no worse than BoTorch's and better than random search's,
@@ -229,22 +240,12 @@ def bars(rows: List[Dict]) -> str:
         ratio = f"{sec['ei'] / sec['botorch']:.2f}" if len(sec) == 2 else "–"
         wins, pooled = [], [0, 0, 0]                      # better, worse, seeds
         for fn in both:
-            pair = {(r["method"], r["seed"]): r["log10_regret"] for r in rows
-                    if r["function"] == fn and r["noisy"] == noisy and r["method"] in ("ei", "botorch")}
-            seeds = sorted({s for m, s in pair if ("ei", s) in pair and ("botorch", s) in pair})
-            better = sum(pair['ei', s] < pair['botorch', s] for s in seeds)
-            worse = sum(pair['ei', s] > pair['botorch', s] for s in seeds)
-            wins.append(f"{fn} {len(seeds) - worse}/{len(seeds)} (p={_sign_test(better, worse):.2f})")
-            pooled = [pooled[0] + better, pooled[1] + worse, pooled[2] + len(seeds)]
-        versus = ""                                        # ei against the earlier default, same seeds
-        pair = {(r["function"], r["method"], r["seed"]): r["log10_regret"] for r in rows
-                if r["noisy"] == noisy and r["method"] in ("ei", "ei-map")}
-        keys = [(fn, s) for fn, m, s in pair if m == "ei" and (fn, "ei-map", s) in pair]
-        if keys:
-            better = sum(pair[fn, "ei", s] < pair[fn, "ei-map", s] for fn, s in keys)
-            worse = sum(pair[fn, "ei", s] > pair[fn, "ei-map", s] for fn, s in keys)
-            versus = (f"; ei at or below ei-map in {len(keys) - worse}/{len(keys)} paired runs "
-                      f"(p={_sign_test(better, worse):.3f})")
+            better, worse, n = _paired([r for r in rows if r["function"] == fn and r["noisy"] == noisy], "botorch")
+            wins.append(f"{fn} {n - worse}/{n} (p={_sign_test(better, worse):.2f})")
+            pooled = [pooled[0] + better, pooled[1] + worse, pooled[2] + n]
+        better, worse, n = _paired([r for r in rows if r["noisy"] == noisy], "ei-map")   # the earlier default
+        versus = f"; ei at or below ei-map in {n - worse}/{n} paired runs (p={_sign_test(better, worse):.3f})" \
+            if n else ""
         out.append(f"{'noisy' if noisy else 'noiseless'}: ei no worse than botorch on {len(no_worse)}/{len(both)} "
                    f"(worse on {sorted(set(both) - set(no_worse))}); better than random on {len(beats)}/{len(rnd)} "
                    f"(not on {sorted(set(rnd) - set(beats))}); median s/iteration ei/botorch = {ratio}; seeds (same "
