@@ -215,6 +215,39 @@ def _paired(rows: List[Dict], other: str) -> Tuple[int, int, int]:
     return better, worse, len(keys)
 
 
+def median_gap(a: List[float], b: List[float], draws: int = 4000, seed: int = 0) -> Tuple[float, float, float]:
+    """The difference of medians :math:`\\mathrm{med}(a) - \\mathrm{med}(b)` of paired samples ``a, b``
+    (the same seeds, in order) and its 95% paired bootstrap interval (percentile; seeds resampled
+    with replacement ``draws`` times, seeded): ``(difference, low, high)``. An interval wholly above
+    zero says ``a``'s median is higher than chance alone explains."""
+    x, y = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
+    idx = torch.randint(len(a), (draws, len(a)), generator=torch.Generator().manual_seed(seed))
+    gaps = x[idx].quantile(0.5, dim=1) - y[idx].quantile(0.5, dim=1)
+    low, high = gaps.quantile(torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+    return float(x.quantile(0.5) - y.quantile(0.5)), low, high
+
+
+def gaps(rows: List[Dict]) -> str:
+    """Per noise level, ``ei``'s median log10 regret minus ``botorch``'s on each function, over the
+    seeds both ran, with its 95% paired bootstrap interval (:func:`median_gap`)."""
+    rows = [r for r in rows if len(r["regret"]) == r["budget"]]
+    regret = {(r["function"], r["noisy"], r["method"], r["seed"]): r["log10_regret"] for r in rows}
+    out = []
+    for noisy in (False, True):
+        cells = []
+        for fn in PROBLEMS:
+            seeds = sorted(s for f, n, m, s in regret if (f, n, m) == (fn, noisy, "ei")
+                           and (fn, noisy, "botorch", s) in regret)
+            if seeds:
+                gap, low, high = median_gap([regret[fn, noisy, "ei", s] for s in seeds],
+                                            [regret[fn, noisy, "botorch", s] for s in seeds])
+                cells.append(f"{fn} {gap:+.2f} [{low:+.2f}, {high:+.2f}]")
+        if cells:
+            out.append(f"{'noisy' if noisy else 'noiseless'}: median log10 regret ei - botorch, 95% paired "
+                       f"bootstrap interval: {', '.join(cells)}")
+    return "\n".join(out)
+
+
 def bars(rows: List[Dict]) -> str:
     """The issue's bars per noise level, from complete cells: functions where pyroml's default
     (``ei``) has a median log10 regret no worse than BoTorch's and better than random search's,
@@ -347,7 +380,7 @@ def main() -> None:
                             fh.write(json.dumps(r) + "\n")
                         print(f"{fn:12s} {'noisy' if noisy else 'clean':5s} {m:8s} seed {s}: log10 regret "
                               f"{r['log10_regret']:.2f}, {r['seconds_per_iteration']:.2f} s/it", flush=True)
-    table = summary(rows, out) + "\n\n" + bars(rows)
+    table = summary(rows, out) + "\n\n" + bars(rows) + "\n" + gaps(rows)
     with open(os.path.join(out, "table.md"), "w") as fh:
         fh.write(table + "\n")
     print(table)

@@ -55,9 +55,9 @@ class BOResult:
     :ivar x_best: the best input found, shape ``(d,)``; ``y_best``: its objective value.
     :ivar X: every evaluated input, shape ``(n, d)`` (the initial points first); ``Y``: ``(n,)``.
     :ivar trace: one dict per round: ``iteration``, ``x`` (the first proposal), ``batch`` (all
-        ``q``), ``y``, ``best``, ``hypers`` (working scales), ``seconds`` and, in 1-d with
-        ``record``, ``candidates`` with the GP (``gp_mean``, ``gp_std``) and the ``acquisition``
-        (or the drawn ``sample``) over them.
+        ``q``), ``y``, ``best``, ``hypers`` (working scales; the MAP point, or the mean of the NUTS
+        draws), ``seconds`` and, in 1-d with ``record``, ``candidates`` with the GP (``gp_mean``,
+        ``gp_std``) and the ``acquisition`` (or the drawn ``sample``) over them.
     :ivar failures: ``{"iteration", "x", "error"}`` for each failed evaluation (it ended the run).
     :ivar seconds: wall time of the rounds.
     """
@@ -305,9 +305,10 @@ class BayesOpt:
 def _entry(opt: BayesOpt, it: int, X_new: torch.Tensor, y_new: torch.Tensor, record: bool) -> Dict[str, Any]:
     """The trace entry of one round (with the GP and acquisition over a grid in 1-d when ``record``)."""
     post: Optional[Posterior] = opt.last.get("posterior")
+    pick = (lambda v: v.mean()) if opt.hyperparameters == "nuts" else (lambda v: v.reshape(-1)[0])   # MAP first
     entry: Dict[str, Any] = {"iteration": it, "x": X_new[0].tolist(), "batch": X_new.tolist(),
                              "y": float(y_new.min()), "best": float(opt.Y.min()),
-                             "hypers": {} if post is None else {k: float(v.mean()) for k, v in post.samples.items()},
+                             "hypers": {} if post is None else {k: float(pick(v)) for k, v in post.samples.items()},
                              "seconds": opt.last.get("seconds", 0.0)}
     if record and opt.dim == 1 and post is not None:
         model: GP = opt.last["model"]

@@ -93,3 +93,10 @@ def test_random_search_baseline():
     f = _quadratic([0.3])
     res = bo.random_search(f, (-1.0, 1.0), torch.tensor([0.0]), iterations=10, seed=0)
     assert res.X.shape == (11, 1) and res.y_best == float(res.Y.min())
+
+
+def test_trace_records_the_map_point_of_the_laplace_draws():
+    f, box = _quadratic([0.1, 0.2]), torch.tensor([[-1.0, -1.0], [1.0, 1.0]])
+    res = bo.minimize(f, box, iterations=2, seed=0, record=False)
+    ref = bo.minimize(f, box, iterations=2, seed=0, record=False, hyperparameters="map")
+    assert res.trace[0]["hypers"] == ref.trace[0]["hypers"]      # the same MAP fit; the draws follow it
