@@ -24,3 +24,17 @@ def test_quick_benchmarks_run(tmp_path):
     res = subprocess.run([sys.executable, str(BENCH / "run.py"), "--quick"], capture_output=True, text=True,
                          timeout=1800, cwd=BENCH.parent)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+
+
+def test_median_gap_resamples_seeds_in_pairs():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import bench_bo
+    finally:
+        sys.path.remove(str(BENCH))
+    b = [float(i % 7) - 0.1 * i for i in range(40)]
+    gap, low, high = bench_bo.median_gap([v + 0.3 for v in b], b)       # a constant shift, seed by seed
+    assert abs(gap - 0.3) < 1e-12 and abs(low - 0.3) < 1e-12 and abs(high - 0.3) < 1e-12
+    gap, low, high = bench_bo.median_gap(b, list(reversed(b)))          # same values, other pairing
+    assert gap == 0.0 and low < 0.0 < high
+    assert bench_bo.median_gap(b, list(reversed(b))) == (gap, low, high)  # seeded
