@@ -6,6 +6,7 @@
     python benchmarks/bench_bo.py --summary                       # table and figures from the results so far
     python benchmarks/bench_bo.py --drop ei thompson                # delete a method's rows (after a change)
     flock -x /tmp/pyroml-cpu.lock python benchmarks/bench_bo.py --timing   # ei vs botorch s/it, interleaved
+    python benchmarks/bench_bo.py --timing --noise 1                # the same on the noisy problems
 
 Functions (1-6 d, with their known minima): Forrester (1), the study's function (1), Branin (2),
 six-hump camel (2), Hartmann-3 (3), Ackley (3), Levy (4), Rosenbrock (4), Styblinski-Tang (4),
@@ -310,20 +311,21 @@ def _figures(rows: List[Dict], keys, methods: List[str], out: str) -> None:
         fig.savefig(os.path.join(out, f"bo_regret_{fn}.png"), dpi=80)
 
 
-def timing(fns: List[str], seeds: int, out: str) -> str:
+def timing(fns: List[str], seeds: int, out: str, noisy: bool = False) -> str:
     """Seconds per iteration of ``ei``, ``ei-map`` and ``botorch``, runs interleaved (ei, ei-map, botorch, ei, ...)
-    on the same noiseless problems and seeds, for a run with the machine to itself; writes
-    ``timing.json`` with the medians and their ratio per function."""
+    on the same problems (noiseless, or with ``noisy`` the noisy ones) and seeds, for a run with the
+    machine to itself; writes ``timing.json`` (``timing_noisy.json``) with the medians and their
+    ratio per function."""
     res: Dict[str, Dict[str, float]] = {}
     for fn in fns:
         secs: Dict[str, List[float]] = {"ei": [], "ei-map": [], "botorch": []}
         for s in range(seeds):
             for m in secs:
-                secs[m].append(run(fn, m, s, False)["seconds_per_iteration"])
+                secs[m].append(run(fn, m, s, noisy)["seconds_per_iteration"])
         res[fn] = {m: statistics.median(v) for m, v in secs.items()}
         res[fn]["ratio"] = res[fn]["ei"] / res[fn]["botorch"]
         res[fn]["ratio_ei_map"] = res[fn]["ei"] / res[fn]["ei-map"]
-    with open(os.path.join(out, "timing.json"), "w") as fh:
+    with open(os.path.join(out, "timing_noisy.json" if noisy else "timing.json"), "w") as fh:
         json.dump(res, fh, indent=2)
     return "\n".join(f"{fn}: ei {r['ei']:.3f} s/it, ei-map {r['ei-map']:.3f} s/it, botorch {r['botorch']:.3f} s/it, "
                      f"ratio ei/botorch {r['ratio']:.2f}, ei/ei-map {r['ratio_ei_map']:.2f}" for fn, r in res.items())
@@ -338,7 +340,8 @@ def main() -> None:
     p.add_argument("--noise", type=int, choices=[0, 1], default=None, help="only noiseless (0) or noisy (1)")
     p.add_argument("--out", default=None, help="output folder (default benchmarks/results/bo[/quick])")
     p.add_argument("--summary", action="store_true", help="only summarise the results so far")
-    p.add_argument("--timing", action="store_true", help="only time ei against botorch, interleaved (timing.json)")
+    p.add_argument("--timing", action="store_true",
+                   help="only time ei against botorch, interleaved (timing.json; with --noise 1 timing_noisy.json)")
     p.add_argument("--drop", nargs="*", default=None, choices=METHODS, help="delete these methods' rows first")
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -350,7 +353,8 @@ def main() -> None:
         with open(path) as fh:
             rows = [json.loads(line) for line in fh]
     if args.timing:
-        print(timing(args.functions or ["branin", "hartmann3", "levy4", "hartmann6"], args.seeds or 2, out))
+        print(timing(args.functions or ["branin", "hartmann3", "levy4", "hartmann6"], args.seeds or 2, out,
+                     noisy=args.noise == 1))
         return
     if args.drop:
         rows = [r for r in rows if r["method"] not in args.drop]
