@@ -88,9 +88,9 @@ def _descend(model: GP, theta0: torch.Tensor, steps: int) -> Optional[torch.Tens
     opt = torch.optim.LBFGS([theta], max_iter=steps, line_search_fn="strong_wolfe", tolerance_grad=1e-9,
                             tolerance_change=1e-12)
 
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
+    def closure() -> torch.Tensor:          # sets theta.grad itself (Optimizer.zero_grad costs more than the potential)
         if closed is None:
+            theta.grad = None
             loss = model.potential(theta)
             loss.backward()
             return loss

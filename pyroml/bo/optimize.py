@@ -96,7 +96,8 @@ def _direction(g: torch.Tensor, free: torch.Tensor, S: torch.Tensor, Y: torch.Te
     coordinates only; the steepest descent where that is not a descent direction."""
     m = S.shape[1]
     q = g * free
-    order = [(newest - i) % m for i in range(m)]
+    used = (rho != 0).any(0).tolist()              # an empty pair changes nothing: skipped
+    order = [j for j in ((newest - i) % m for i in range(m)) if used[j]]
     a = torch.zeros_like(rho)
     for j in order:
         a[:, j] = rho[:, j] * (S[:, j] * q).sum(-1)
