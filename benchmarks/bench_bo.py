@@ -30,7 +30,9 @@ BoTorch cannot be imported (``pip install botorch``; never a pyroml dependency).
 
 Reported per function, noise level and method: the median and interquartile range of the
 log10 simple regret at the budget, :math:`\\log_{10}(f(x^+) - f^*)` with :math:`x^+` the input of
-the best observed value (floored at -8), and the median seconds per iteration. Runs are appended
+the best observed value (floored at -8), and the median seconds per iteration; ``--summary``
+adds the issue's bars and, per cell, pyroml's median minus BoTorch's with a 95% paired bootstrap
+interval over the seeds (:func:`median_gap`). Runs are appended
 to ``results.jsonl`` in the output folder as they finish (a rerun skips the runs already there),
 so a partial run is summarised honestly; one regret-curve figure per function.
 """
@@ -221,6 +223,9 @@ def median_gap(a: List[float], b: List[float], draws: int = 4000, seed: int = 0)
     (the same seeds, in order) and its 95% paired bootstrap interval (percentile; seeds resampled
     with replacement ``draws`` times, seeded): ``(difference, low, high)``. An interval wholly above
     zero says ``a``'s median is higher than chance alone explains."""
+    if len(a) != len(b) or not a:
+        raise ValueError(f"median_gap pairs the seeds: a and b need the same, non-zero length, "
+                         f"got {len(a)} and {len(b)}")
     x, y = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
     idx = torch.randint(len(a), (draws, len(a)), generator=torch.Generator().manual_seed(seed))
     gaps = x[idx].quantile(0.5, dim=1) - y[idx].quantile(0.5, dim=1)

@@ -38,3 +38,5 @@ def test_median_gap_resamples_seeds_in_pairs():
     gap, low, high = bench_bo.median_gap(b, list(reversed(b)))          # same values, other pairing
     assert gap == 0.0 and low < 0.0 < high
     assert bench_bo.median_gap(b, list(reversed(b))) == (gap, low, high)  # seeded
+    with pytest.raises(ValueError, match="same, non-zero length"):
+        bench_bo.median_gap(b, b[:-1])
