@@ -182,10 +182,15 @@ def _quartiles(v: List[float]) -> str:
     return f"{q[1]:.2f} [{q[0]:.2f}, {q[2]:.2f}]"
 
 
+def _complete(rows: List[Dict]) -> List[Dict]:
+    """The runs that reached their budget (an earlier version's batch rounding stopped some short)."""
+    return [r for r in rows if len(r["regret"]) == r["budget"]]
+
+
 def summary(rows: List[Dict], out: str) -> str:
     """The markdown table (median [IQR] of log10 regret at the budget, s/iteration) and the figures
     (runs that stopped short of the budget, e.g. from an earlier version's batch rounding, are left out)."""
-    rows = [r for r in rows if len(r["regret"]) == r["budget"]]
+    rows = _complete(rows)
     keys = sorted({(r["function"], r["noisy"]) for r in rows}, key=lambda k: (list(PROBLEMS).index(k[0]), k[1]))
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
     lines = ["| function | noise | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
@@ -236,7 +241,7 @@ def median_gap(a: List[float], b: List[float], draws: int = 4000, seed: int = 0)
 def gaps(rows: List[Dict]) -> str:
     """Per noise level, ``ei``'s median log10 regret minus ``botorch``'s on each function, over the
     seeds both ran, with its 95% paired bootstrap interval (:func:`median_gap`)."""
-    rows = [r for r in rows if len(r["regret"]) == r["budget"]]
+    rows = _complete(rows)
     regret = {(r["function"], r["noisy"], r["method"], r["seed"]): r["log10_regret"] for r in rows}
     out = []
     for noisy in (False, True):
@@ -258,7 +263,7 @@ def bars(rows: List[Dict]) -> str:
     """The issue's bars per noise level, from complete cells: functions where pyroml's default
     (``ei``) has a median log10 regret no worse than BoTorch's and better than random search's,
     and the ratio of their median seconds per iteration (over all runs of the level)."""
-    rows = [r for r in rows if len(r["regret"]) == r["budget"]]
+    rows = _complete(rows)
     out = []
     for noisy in (False, True):
         med: Dict[tuple, float] = {}

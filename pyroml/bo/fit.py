@@ -20,7 +20,7 @@ import pyro.distributions as dist
 import torch
 
 from pyroml.gp import GP, Posterior
-from pyroml.gp.kernels import Hypers, kernel_matrix
+from pyroml.gp.kernels import Hypers
 from pyroml.gp.priors import Prior, default_priors, lognormal_params
 from pyroml.gp.transforms import Standardize
 
@@ -132,14 +132,12 @@ def map_hypers(model: GP, starts: Sequence[torch.Tensor], draws: int = 3, steps:
                      diagnostics={"method": "MAP", "potential": best_val})
 
 
-def _covariance(model: GP, hypers: Hypers) -> torch.Tensor:
-    """:math:`K + (\\sigma_n^2 + \\text{jitter}) I` on the working scale at the first setting of
-    ``hypers``; ``(n, n)``."""
+def _factor(model: GP, hypers: Hypers) -> torch.Tensor:
+    """The Cholesky factor of :math:`K + (\\sigma_n^2 + \\text{jitter}) I` on the working scale at
+    the first setting of ``hypers`` (:meth:`pyroml.gp.GP.train_factor`); ``(n, n)``."""
     hp = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1)[:1] for k, v in hypers.items()}
-    n = model.Xt.shape[0]
     noise = hp["noise"] if "noise" in hp else torch.full((1,), model.noise, dtype=torch.float64)
-    return kernel_matrix(model.kernel, model.Xt, model.Xt, hp)[0] + \
-        (noise + model.jitter) * torch.eye(n, dtype=torch.float64)
+    return model.train_factor(hp, noise)[0][0]
 
 
 def gls_mean(model: GP, hypers: Hypers) -> float:
@@ -147,7 +145,7 @@ def gls_mean(model: GP, hypers: Hypers) -> float:
     likelihood at the hyperparameters ``hypers`` (one setting): the generalised least-squares
     estimate :math:`\\hat c = \\mathbf 1^\\top K^{-1} \\tilde y / \\mathbf 1^\\top K^{-1} \\mathbf 1`,
     with :math:`K` the covariance of the targets :math:`\\tilde y` (kernel plus noise)."""
-    L = torch.linalg.cholesky(_covariance(model, hypers))
+    L = _factor(model, hypers)
     rhs = torch.stack([model.yt, torch.ones_like(model.yt)], -1)
     sol = torch.cholesky_solve(rhs, L)
     return float(sol[:, 0].sum() / sol[:, 1].sum())
@@ -202,7 +200,7 @@ def loo_log_predictive(model: GP, hypers: Hypers) -> float:
     How well each point is predicted from the others: a check of the kernel's *shape* (how
     smooth the function is) that the marginal likelihood, dominated by its complexity term on a
     dozen points, makes poorly."""
-    C_inv = torch.cholesky_inverse(torch.linalg.cholesky(_covariance(model, hypers)))
+    C_inv = torch.cholesky_inverse(_factor(model, hypers))
     alpha = C_inv @ model.yt
     var = 1 / C_inv.diagonal()
     return float((-0.5 * torch.log(2 * math.pi * var) - 0.5 * alpha ** 2 * var).sum())

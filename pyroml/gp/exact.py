@@ -310,19 +310,20 @@ class GP(infer.SVIModule):
         hp = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1) for k, v in hypers.items()}
         noise = hp.get("noise", torch.full_like(next(iter(hp.values())), self.noise))
         X_new = self.input_transform.forward(X_new)
-        L, b = self._train_factor(hp, noise)
+        L, b = self.train_factor(hp, noise)
         A = torch.linalg.solve_triangular(L, kernel_matrix(self.kernel, self.Xt, X_new, hp), upper=False)
         return _Solved(X_new, hp, noise, (A * b).sum(-2), A)
 
-    def _train_factor(self, hp: Dict[str, torch.Tensor], noise: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def train_factor(self, hp: Dict[str, torch.Tensor], noise: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """:math:`L = \\operatorname{chol}(K + (\\sigma_n^2 + \\text{jitter}) I)` ``(S, N, N)`` and
-        :math:`L^{-1}\\tilde y` ``(S, N, 1)`` at the settings ``hp`` (name -> ``(S,)``); the last
-        factor is reused while the data and the settings are the same and nothing needs their
-        gradient (an acquisition maximiser calls the conditional many times at one setting)."""
-        key = tuple(torch.cat([hp[k] for k in sorted(hp)] + [noise]).tolist())
+        :math:`L^{-1}\\tilde y` ``(S, N, 1)`` on the working scale at the settings ``hp`` (name ->
+        ``(S,)``) and noise variances ``noise`` ``(S,)``; the last factor is reused while the data
+        and the settings are the same and nothing needs their gradient (an acquisition maximiser
+        calls the conditional many times at one setting)."""
         tracked = noise.requires_grad or any(v.requires_grad for v in hp.values())
+        key = None if tracked else tuple(torch.cat([hp[k] for k in sorted(hp)] + [noise]).tolist())
         cached = getattr(self, "_factor", None)
-        if cached is not None and not tracked and cached[0] is self.Xt and cached[1] is self.yt \
+        if cached is not None and key is not None and cached[0] is self.Xt and cached[1] is self.yt \
                 and cached[2] == self.yt._version and cached[3] == key:
             return cached[4], cached[5]
         n = self.X.shape[0]
@@ -330,7 +331,7 @@ class GP(infer.SVIModule):
             (noise + self.jitter)[:, None, None] * torch.eye(n, dtype=torch.float64)
         L = torch.linalg.cholesky(K)
         b = torch.linalg.solve_triangular(L, self.yt.expand(L.shape[0], n)[..., None], upper=False)
-        if not tracked:
+        if key is not None:
             self._factor = (self.Xt, self.yt, self.yt._version, key, L, b)
         return L, b
 
