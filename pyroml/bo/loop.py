@@ -23,7 +23,6 @@ interruption (Ctrl-C) raises :class:`BOInterrupted`, a ``KeyboardInterrupt`` tha
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
@@ -33,6 +32,7 @@ from pyroml._validation import check_choice, check_int, check_positive
 from pyroml.bo.acquisition import METHODS, make_acquisition, thompson_candidates, thompson_indices
 from pyroml.bo.fit import AUTO_KERNELS, fit_select, laplace_posterior, map_priors, shift_mean
 from pyroml.bo.optimize import maximize, sobol
+from pyroml.bo.result import BOInterrupted, BOResult
 from pyroml.bo.warp import YeoJohnson
 from pyroml.gp import GP, Posterior
 from pyroml.gp.kernels import hyper_kind, resolve_kernel
@@ -46,50 +46,6 @@ Bounds = Union[Tuple[float, float], Sequence[float], Sequence[Sequence[float]], 
 Objective = Callable[[torch.Tensor], Any]
 #: how :class:`BayesOpt` treats the GP's hyperparameters each round
 HYPERPARAMETERS = ("laplace", "map", "nuts")
-
-
-@dataclass
-class BOResult:
-    """Outcome of :func:`minimize`.
-
-    :ivar x_best: the best input found, shape ``(d,)``; ``y_best``: its objective value.
-    :ivar X: every evaluated input, shape ``(n, d)`` (the initial points first); ``Y``: ``(n,)``.
-    :ivar trace: one dict per round: ``iteration``, ``x`` (the first proposal), ``batch`` (all
-        ``q``), ``y``, ``best``, ``hypers`` (working scales; the MAP point, or the mean of the NUTS
-        draws), ``seconds`` and, in 1-d with ``record``, ``candidates`` with the GP (``gp_mean``,
-        ``gp_std``) and the ``acquisition`` (or the drawn ``sample``) over them.
-    :ivar failures: ``{"iteration", "x", "error"}`` for each failed evaluation (it ended the run).
-    :ivar seconds: wall time of the rounds.
-    """
-
-    x_best: torch.Tensor
-    y_best: float
-    X: torch.Tensor
-    Y: torch.Tensor
-    trace: List[Dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
-    failures: List[Dict[str, Any]] = field(default_factory=list)
-
-    def best_so_far(self) -> torch.Tensor:
-        """Running minimum of ``Y``, shape ``(n,)``."""
-        return torch.cummin(self.Y, 0).values
-
-    @classmethod
-    def from_evaluations(cls, X: torch.Tensor, Y: torch.Tensor, trace: Optional[List[Dict[str, Any]]] = None,
-                         seconds: float = 0.0, failures: Optional[List[Dict[str, Any]]] = None) -> BOResult:
-        """The result whose best point is the minimiser of ``Y`` (shape ``(n,)``) among ``X`` ``(n, d)``."""
-        i = int(Y.argmin())
-        return cls(X[i], float(Y[i]), X, Y, trace or [], seconds, failures or [])
-
-
-class BOInterrupted(KeyboardInterrupt):
-    """Raised by :func:`minimize` when interrupted (Ctrl-C) during its rounds: still a
-    ``KeyboardInterrupt`` (a script stops), carrying the evaluations so far as :attr:`result`, a
-    :class:`BOResult` whose ``failures`` end with ``{"error": "KeyboardInterrupt"}``."""
-
-    def __init__(self, result: BOResult):
-        super().__init__(f"interrupted after {result.Y.numel()} evaluations (best {result.y_best:.6g})")
-        self.result = result
 
 
 def _points(x: Any, b: torch.Tensor, what: str) -> torch.Tensor:
@@ -219,9 +175,15 @@ class BayesOpt:
         self.last["warp"] = YeoJohnson.fit(self.Y) if self.warp else None
         return self.Y if self.last["warp"] is None else self.last["warp"](self.Y)
 
-    def model(self, kernel: Any = None) -> GP:
-        """The GP on :meth:`targets` with ``kernel`` (default: the first candidate kernel)."""
-        return GP(self.X, self.targets(), kernel=self.kernels[0] if kernel is None else kernel, **self.gp_options)
+    def model(self, kernel: Any = None, data: Optional[Tuple[torch.Tensor, torch.Tensor]] = None) -> GP:
+        """The GP with ``kernel`` (default: the first candidate) on ``data``, inputs ``(n, d)`` and
+        values ``(n,)`` (default: the evaluations, values from :meth:`targets`). With the warp and a
+        learned noise, each value's noise variance is scaled by
+        :meth:`~pyroml.bo.warp.YeoJohnson.noise_weights` (a noise homoscedastic in ``y`` is not after the warp)."""
+        X, y = (self.X, self.targets()) if data is None else data
+        warp = self.last.get("warp")
+        weights = None if warp is None or self.gp_options["noiseless"] else warp.noise_weights(y)
+        return GP(X, y, kernel=self.kernels[0] if kernel is None else kernel, noise_weights=weights, **self.gp_options)
 
     def _posterior_model(self) -> GP:
         """The round's GP and posterior (kept in :attr:`last`): MAP over the candidate kernels
@@ -231,12 +193,12 @@ class BayesOpt:
         self.last = {}
         y, seed = self.targets(), self.seed * 1000 + self.rounds
         if self.hyperparameters != "nuts":
-            models = [GP(self.X, y, kernel=k, **self.gp_options) for k in self.kernels]
+            models = [self.model(k, (self.X, y)) for k in self.kernels]
             model, post = fit_select(models, self._map_state, seed=seed, constant_mean=self.constant_mean)
             post = laplace_posterior(post, self.laplace_samples, seed=seed, fixed=("noise",))
             self.last.update(model=model, posterior=post, kernel=self.kernels[models.index(model)])
             return model
-        model = GP(self.X, y, kernel=self.kernels[0], **self.gp_options)
+        model = self.model(self.kernels[0], (self.X, y))
         self.last["kernel"] = self.kernels[0]
         state = self._nuts_state
         if state is None or set(state["init"]) != set(model.hyper_names):
@@ -275,7 +237,7 @@ class BayesOpt:
 
     def _fantasy_model(self, model: GP, X: torch.Tensor, Y: torch.Tensor) -> GP:
         """The GP on ``X, Y`` with ``model``'s constant mean (in the units of ``y``)."""
-        fantasy = GP(X, Y, kernel=self.last["kernel"], **self.gp_options)
+        fantasy = self.model(self.last["kernel"], (X, Y))
         t, mean = fantasy.output_transform, model.output_transform.shift
         shift_mean(fantasy, (mean - t.shift) / t.scale)
         return fantasy

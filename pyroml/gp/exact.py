@@ -6,9 +6,11 @@ Model (``pyro.contrib.gp.models.GPRegression`` with ``PyroSample`` priors on the
 
     \\theta = (\\ell, \\sigma_f^2, \\dots) \\sim p(\\theta), \\qquad
     f \\sim \\mathcal{GP}(0, k_\\theta), \\qquad
-    y_i = f(x_i) + \\epsilon_i, \\quad \\epsilon_i \\sim \\mathcal N(0, \\sigma_n^2),
+    y_i = f(x_i) + \\epsilon_i, \\quad \\epsilon_i \\sim \\mathcal N(0, \\sigma_n^2 w_i),
 
-with :math:`f` integrated out: :math:`y \\mid \\theta \\sim \\mathcal N(0, K_\\theta + \\sigma_n^2 I)`.
+with :math:`f` integrated out: :math:`y \\mid \\theta \\sim \\mathcal N(0, K_\\theta + \\sigma_n^2 W)`,
+:math:`W = \\operatorname{diag}(w)`; the noise multipliers :math:`w_i` are 1 (homoscedastic noise)
+unless ``noise_weights`` gives them (noise of known shape and learned scale).
 The hyperparameter posterior :math:`p(\\theta \\mid D)` comes from
 
 * :meth:`GP.sample_posterior`: NUTS (:class:`pyroml.gp.nuts.LeanNUTS`, or Pyro's ``NUTS`` kernel)
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 import pyro
@@ -39,6 +40,7 @@ from pyro.infer import Trace_ELBO
 from pyroml import infer
 from pyroml._validation import check_choice, check_positive
 from pyroml.gp.contrib import build_gpr, site_value
+from pyroml.gp.data import check_noise_weights, check_xy, warn_scale
 from pyroml.gp.kernel_base import Kernel, base_hyper, hyper_kind
 from pyroml.gp.kernels import Hypers, hyper_names, kernel_matrix, resolve_kernel
 from pyroml.gp.linalg import pivoted_cholesky, robust_factor
@@ -48,35 +50,6 @@ from pyroml.gp.priors import Prior, as_float64, default_priors, lognormal_params
 from pyroml.gp.transforms import Standardize, UnitCube
 
 __all__ = ["GP", "Conditional"]
-
-
-def _check_xy(X: Any, y: Any) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``(X (N, d), y (N,))`` in float64 after checking types, shapes, lengths and finiteness."""
-    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise TypeError(f"X and y must be torch Tensors, got {type(X).__name__} and {type(y).__name__}")
-    if X.dim() == 1:
-        X = X[:, None]
-    if X.dim() != 2:
-        raise ValueError(f"X must have shape (N, d) (or (N,) for 1-d inputs), got {tuple(X.shape)}")
-    if y.dim() != 1:
-        raise ValueError(f"y must have shape (N,), got {tuple(y.shape)}; flatten it with y.reshape(-1)")
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"X and y differ in length: {X.shape[0]} inputs, {y.shape[0]} targets")
-    if X.shape[0] == 0:
-        raise ValueError("no data: X and y are empty")
-    for name, t in (("X", X), ("y", y)):
-        if not torch.isfinite(t).all():
-            raise ValueError(f"{name} contains NaN or infinite values; remove those points")
-    return X.to(torch.float64), y.to(torch.float64)
-
-
-def _warn_scale(y: torch.Tensor) -> None:
-    """Warn when targets far from unit scale meet priors stated for standardised targets."""
-    spread = float(y.std()) if y.numel() > 1 else float(y.abs().max())
-    if spread > 0 and not 1e-3 <= spread <= 1e3:
-        warnings.warn(f"y varies on a scale of {spread:.2g}, but standardize=False: the priors and the "
-                      f"jitter assume targets of order 1; standardise y (the default) or rescale the priors",
-                      stacklevel=3)
 
 
 class Conditional(NamedTuple):
@@ -129,6 +102,11 @@ class GP(infer.SVIModule):
     :param bool standardize: work on :math:`(y - \\bar y)/s_y` (default); predictions come back
         on the original scale either way.
     :param bool ard: one lengthscale per input dimension (default: when ``d > 1``).
+    :param Tensor noise_weights: positive multipliers :math:`w` ``(N,)`` of the noise variance
+        at each training point (default: all 1): point :math:`i`'s noise variance is
+        :math:`\\sigma_n^2 w_i`, with :math:`\\sigma_n^2` fixed or learned as above. Predictions at
+        new points add :math:`\\sigma_n^2` (:math:`w = 1`). The SVI path (:meth:`fit`) takes
+        homoscedastic noise only.
 
     Computation is in float64. Two GPs never share parameters: the ``GPRegression`` module
     is built with module-local parameters, and nothing enters Pyro's global parameter store.
@@ -139,9 +117,10 @@ class GP(infer.SVIModule):
     def __init__(self, X: torch.Tensor, y: torch.Tensor, kernel: Union[str, Kernel, gp.kernels.Kernel] = "rbf",
                  noise: Optional[float] = None, priors: Optional[Mapping[str, Prior]] = None,
                  noise_prior: Optional[Prior] = None, jitter: float = 1e-10, *, noiseless: bool = False,
-                 bounds: Any = None, normalize: bool = True, standardize: bool = True, ard: Optional[bool] = None):
+                 bounds: Any = None, normalize: bool = True, standardize: bool = True, ard: Optional[bool] = None,
+                 noise_weights: Optional[torch.Tensor] = None):
         super().__init__()
-        self.X, self.y = _check_xy(X, y)
+        self.X, self.y = check_xy(X, y)
         d = self.X.shape[1]
         spec = resolve_kernel(kernel, d)
         self.kernel, self.kernel_name = spec.kernel, spec.name
@@ -149,7 +128,7 @@ class GP(infer.SVIModule):
             (UnitCube.from_bounds(bounds, d) if bounds is not None else UnitCube.from_data(self.X))
         self.output_transform = Standardize.from_data(self.y) if standardize else Standardize.identity()
         if not standardize:
-            _warn_scale(self.y)
+            warn_scale(self.y)
         self.Xt, self.yt = self.input_transform.forward(self.X), self.output_transform.forward(self.y)
         self.ard = d > 1 if ard is None else bool(ard)
         self.jitter = check_positive("jitter", jitter, allow_zero=True)
@@ -169,7 +148,15 @@ class GP(infer.SVIModule):
         scale2 = self.output_transform.scale ** 2
         self.noise = 1e-6 if noise is None else check_positive("noise (a positive variance)", noise) / scale2
         self.hyper_names: List[str] = list(hyper_names(self.kernel, d, self.ard)) + (["noise"] if learned else [])
+        self.noise_weights = check_noise_weights(noise_weights, self.X.shape[0])
         self.gpr = self._build_gpr()
+
+    def noise_diagonal(self, noise: torch.Tensor) -> torch.Tensor:
+        """The noise and jitter on the covariance's diagonal, :math:`\\sigma_n^2 w_i + \\text{jitter}`,
+        for noise variances ``noise`` of any shape ``S``: shape ``S + (N,)``."""
+        noise = noise[..., None]
+        return (noise + self.jitter) * torch.ones_like(self.yt) if self.noise_weights is None else \
+            noise * self.noise_weights + self.jitter
 
     def prior(self, name: str) -> Prior:
         """The prior over hyperparameter ``name`` (one of :attr:`hyper_names`), over its positive value."""
@@ -206,7 +193,7 @@ class GP(infer.SVIModule):
         """Called by :func:`pyroml.fit` on its data, ``(X (N, d), y (N,))``."""
         if len(data) != 2:
             raise ValueError(f"GP {what} must be a pair (X, y), got {len(data)} tensors")
-        _check_xy(*data)
+        check_xy(*data)
 
     def fit(self, guide: str = "map", steps: int = 1000, lr: float = 0.01, seed: int = 0,
             progress: bool = False, num_draws: int = 1000) -> Posterior:
@@ -217,6 +204,9 @@ class GP(infer.SVIModule):
         :returns: a :class:`Posterior` with one sample (MAP) or ``num_draws`` draws from the guide.
         """
         check_choice("guide", guide, ("map", "normal"))
+        if self.noise_weights is not None:
+            raise ValueError("GP.fit (SVI through pyro.contrib.gp's GPRegression) takes one noise variance for "
+                             "every point; with noise_weights use map_estimate or sample_posterior")
         self.gpr = self._build_gpr()
         family = dist.Delta if guide == "map" else dist.Normal
         for module, h in self._sampled:
@@ -241,8 +231,7 @@ class GP(infer.SVIModule):
         hp = {h: theta[..., i].exp() for i, h in enumerate(self.hyper_names)}
         noise = hp.get("noise", torch.tensor(self.noise, dtype=theta.dtype))
         n = self.X.shape[0]
-        K = kernel_matrix(self.kernel, self.Xt, self.Xt, hp) + \
-            (noise + self.jitter) * torch.eye(n, dtype=theta.dtype)
+        K = kernel_matrix(self.kernel, self.Xt, self.Xt, hp) + torch.diag_embed(self.noise_diagonal(noise))
         L = torch.linalg.cholesky(K)
         a = torch.linalg.solve_triangular(L, self.yt[:, None], upper=False)
         logml = -0.5 * (a * a).sum() - L.diagonal().log().sum() - 0.5 * n * math.log(2 * math.pi)
@@ -255,7 +244,8 @@ class GP(infer.SVIModule):
         if any(p is None for p in params):
             return None
         return ClosedFormPotential(self.kernel, self.Xt, self.yt, self.hyper_names,
-                                   [p for p in params if p is not None], self.noise, self.jitter)
+                                   [p for p in params if p is not None], self.noise, self.jitter,
+                                   self.noise_weights)
 
     def potential_fn(self) -> Callable[[Dict[str, torch.Tensor]], torch.Tensor]:
         """``potential_fn`` for ``pyro.infer.NUTS`` over ``{"theta": log hyperparameters}``."""
@@ -315,7 +305,7 @@ class GP(infer.SVIModule):
         return _Solved(X_new, hp, noise, (A * b).sum(-2), A)
 
     def train_factor(self, hp: Dict[str, torch.Tensor], noise: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """:math:`L = \\operatorname{chol}(K + (\\sigma_n^2 + \\text{jitter}) I)` ``(S, N, N)`` and
+        """:math:`L = \\operatorname{chol}(K + \\sigma_n^2 W + \\text{jitter}\\, I)` ``(S, N, N)`` and
         :math:`L^{-1}\\tilde y` ``(S, N, 1)`` on the working scale at the settings ``hp`` (name ->
         ``(S,)``) and noise variances ``noise`` ``(S,)``; the last factor is reused while the data
         and the settings are the same and nothing needs their gradient (an acquisition maximiser
@@ -324,15 +314,14 @@ class GP(infer.SVIModule):
         key = None if tracked else tuple(torch.cat([hp[k] for k in sorted(hp)] + [noise]).tolist())
         cached = getattr(self, "_factor", None)
         if cached is not None and key is not None and cached[0] is self.Xt and cached[1] is self.yt \
-                and cached[2] == self.yt._version and cached[3] == key:
+                and cached[2] == self.yt._version and cached[3] == key and cached[6] is self.noise_weights:
             return cached[4], cached[5]
         n = self.X.shape[0]
-        K = kernel_matrix(self.kernel, self.Xt, self.Xt, hp) + \
-            (noise + self.jitter)[:, None, None] * torch.eye(n, dtype=torch.float64)
+        K = kernel_matrix(self.kernel, self.Xt, self.Xt, hp) + torch.diag_embed(self.noise_diagonal(noise))
         L = torch.linalg.cholesky(K)
         b = torch.linalg.solve_triangular(L, self.yt.expand(L.shape[0], n)[..., None], upper=False)
         if key is not None:
-            self._factor = (self.Xt, self.yt, self.yt._version, key, L, b)
+            self._factor = (self.Xt, self.yt, self.yt._version, key, L, b, self.noise_weights)
         return L, b
 
     def conditional(self, X_new: torch.Tensor, hypers: Hypers, full_cov: bool = False) -> Conditional:

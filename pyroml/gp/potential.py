@@ -12,7 +12,9 @@ that gradient to Pyro's leapfrog integrator.
     \\frac{\\partial U}{\\partial \\theta_j} = \\tfrac12 \\operatorname{tr}\\big((K^{-1} - \\alpha\\alpha^\\top)
         \\,\\partial K / \\partial\\theta_j\\big) + \\frac{\\theta_j - m_j}{s_j^2},
 
-with :math:`K = K_\\theta + (\\sigma_n^2 + \\text{jitter}) I`, :math:`\\alpha = K^{-1}y` and
+with :math:`K = K_\\theta + \\sigma_n^2 W + \\text{jitter}\\, I` (:math:`W = \\operatorname{diag}(w)`, the
+noise multipliers; :math:`I` by default), :math:`\\partial K / \\partial \\log\\sigma_n^2 = \\sigma_n^2 W`,
+:math:`\\alpha = K^{-1}y` and
 LogNormal(:math:`m_j, s_j`) priors, which together with the log-Jacobian of the exp are
 Normal(:math:`m_j, s_j`) in :math:`\\theta_j`. :math:`K_\\theta` and
 :math:`\\partial K_\\theta / \\partial\\theta_j` come from the kernel family's one formula
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyro.ops.integrator as integrator
@@ -53,13 +55,15 @@ class ClosedFormPotential:
     :param priors: ``(loc, scale)`` of each LogNormal prior, in the same order.
     :param float noise: fixed noise variance (ignored when ``"noise"`` is among ``names``).
     :param float jitter: added to the diagonal.
+    :param Tensor weights: the noise multipliers :math:`w` ``(N,)``; default ``None``: all 1.
     """
 
     #: from this many data points on, value and gradient are computed in torch
     LARGE = 64
 
     def __init__(self, kernel: KernelLike, X: torch.Tensor, y: torch.Tensor, names: Sequence[str],
-                 priors: Sequence[LogNormalParams], noise: float, jitter: float):
+                 priors: Sequence[LogNormalParams], noise: float, jitter: float,
+                 weights: Optional[torch.Tensor] = None):
         self.family = get_kernel(kernel)
         Xt, yt = X.detach().cpu().double(), y.detach().cpu().double()
         self.large = len(yt) >= self.LARGE
@@ -70,6 +74,8 @@ class ClosedFormPotential:
         self.scale = [float(s) for _, s in priors]
         n = len(self.y)
         self.eye = np.eye(n if not self.large else 0)
+        self.w_t = None if weights is None else weights.detach().cpu().double()
+        self.w = None if self.w_t is None else self.w_t.numpy()
         self.const = 0.5 * n * math.log(2 * math.pi) + sum(math.log(s) + 0.5 * math.log(2 * math.pi)
                                                            for s in self.scale)
 
@@ -84,7 +90,7 @@ class ClosedFormPotential:
         K, dK = self.family.evaluate(self.pairwise, h, NUMPY, grad=True)
         assert dK is not None
         noise = h.get("noise", self.noise)
-        K = K + (noise + self.jitter) * self.eye
+        K = K + ((noise + self.jitter) * self.eye if self.w is None else np.diag(noise * self.w + self.jitter))
         try:
             L = np.linalg.cholesky(K)
             Linv = np.linalg.inv(L)
@@ -98,7 +104,7 @@ class ClosedFormPotential:
         for j, name in enumerate(self.names):
             z = (theta[j] - self.loc[j]) / self.scale[j]
             value += 0.5 * z * z
-            tr = noise * float(np.trace(W)) if name == "noise" else float(np.vdot(W, dK[name]))
+            tr = self._noise_trace(noise, W.diagonal()) if name == "noise" else float(np.vdot(W, dK[name]))
             grad.append(0.5 * tr + z / self.scale[j])
         return value, grad
 
@@ -108,7 +114,7 @@ class ClosedFormPotential:
         assert dK is not None
         noise = h.get("noise", self.noise)
         K = K.clone()                                 # the kernel's dK/dlog(variance) may be K itself
-        K.diagonal().add_(noise + self.jitter)
+        K.diagonal().add_(noise + self.jitter if self.w_t is None else noise * self.w_t + self.jitter)
         L, info = torch.linalg.cholesky_ex(K)
         if int(info) != 0:                            # numerically singular: an infinite energy
             return math.inf, [0.0] * len(self.names)
@@ -121,9 +127,16 @@ class ClosedFormPotential:
         for j, name in enumerate(self.names):
             z = (theta[j] - self.loc[j]) / self.scale[j]
             value += 0.5 * z * z
-            tr = noise * float(W.diagonal().sum()) if name == "noise" else float(flat @ dK[name].reshape(-1))
+            tr = self._noise_trace(noise, W.diagonal()) if name == "noise" else float(flat @ dK[name].reshape(-1))
             grad.append(0.5 * tr + z / self.scale[j])
         return value, grad
+
+    def _noise_trace(self, noise: float, W_diag: Any) -> float:
+        """:math:`\\operatorname{tr}\\big((K^{-1} - \\alpha\\alpha^\\top)\\, \\partial K/\\partial\\log\\sigma_n^2\\big)
+        = \\sigma_n^2 \\sum_i [K^{-1} - \\alpha\\alpha^\\top]_{ii}\\, w_i` from that diagonal, ``W_diag``
+        ``(N,)`` (NumPy or torch)."""
+        w = self.w if isinstance(W_diag, np.ndarray) else self.w_t
+        return noise * float(W_diag.sum() if w is None else (W_diag * w).sum())
 
     def torch_fn(self) -> NutsPotential:
         """``potential_fn`` for ``pyro.infer.NUTS``: ``{"theta": Tensor (H,)} -> scalar`` whose

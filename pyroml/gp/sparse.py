@@ -31,7 +31,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 
 from pyroml._validation import check_int, check_positive
-from pyroml.gp.exact import _check_xy
+from pyroml.gp.data import check_xy
 from pyroml.gp.kernel_base import Kernel, base_hyper, hyper_kind
 from pyroml.gp.kernels import hyper_names, kernel_matrix, resolve_kernel
 from pyroml.gp.priors import as_float64, default_priors
@@ -70,7 +70,7 @@ class SparseGP:
                  kernel: Union[str, Kernel, Any] = "matern52", noise: Optional[float] = None, noiseless: bool = False,
                  bounds: Any = None, normalize: bool = True, standardize: bool = True, ard: Optional[bool] = None,
                  jitter: float = 1e-6, seed: int = 0):
-        self.X, self.y = _check_xy(X, y)
+        self.X, self.y = check_xy(X, y)
         check_int("num_inducing", num_inducing, 1)
         check_positive("jitter", jitter)
         check_int("seed", seed, 0)

@@ -5,7 +5,7 @@ import torch
 from pyro.nn import PyroSample
 
 from pyroml.gp import GP, KERNELS, default_priors, kernel_matrix
-from tests.gp.helpers import RAW, data, hypers_at
+from tests.gp.helpers import RAW, assert_closed_form_matches_autograd, data, hypers_at
 
 
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
@@ -117,3 +117,66 @@ def test_the_reused_training_factor_follows_the_data_and_the_settings_and_keeps_
         model.conditional(Xs, tracked).mean.sum().backward()
         grads.append(torch.cat([tracked[k].grad.reshape(-1) for k in sorted(tracked)]))
     assert torch.allclose(grads[0], grads[1], atol=1e-10) and bool(grads[0].abs().sum() > 0)
+
+
+def _weighted(n=7, seed=3):
+    X, y = data(n=n, seed=seed)
+    w = torch.linspace(0.2, 3.0, n, dtype=torch.float64)
+    return X, y, w
+
+
+@pytest.mark.parametrize("n", [7, 70])                    # the NumPy potential, and the torch one from 64 points
+def test_noise_weights_enter_the_potential_and_its_closed_form(n):
+    """With weights w the covariance is K + sigma_n^2 diag(w): the potential equals the Gaussian
+    log density of y under it (plus the priors), and the closed form matches autograd."""
+    X, y, w = _weighted(n)
+    gp = GP(X, y, kernel="matern52", noise_prior=dist.LogNormal(-4.0, 1.0), noise_weights=w)
+    plain = GP(X, y, kernel="matern52", noise_prior=dist.LogNormal(-4.0, 1.0))
+    theta = torch.tensor([-0.5, 0.1, -2.0], dtype=torch.float64)
+    assert_closed_form_matches_autograd(gp, theta)
+    hp = {h: theta[i].exp() for i, h in enumerate(gp.hyper_names)}
+    K = kernel_matrix(gp.kernel, gp.Xt, gp.Xt, hp) + torch.diag(hp["noise"] * w + gp.jitter)
+    logml = dist.MultivariateNormal(torch.zeros(n, dtype=torch.float64), K).log_prob(gp.yt)
+    # the priors' terms are the same with and without weights: the difference is the likelihood's
+    K1 = kernel_matrix(gp.kernel, gp.Xt, gp.Xt, hp) + (hp["noise"] + gp.jitter) * torch.eye(n, dtype=torch.float64)
+    logml1 = dist.MultivariateNormal(torch.zeros(n, dtype=torch.float64), K1).log_prob(gp.yt)
+    assert float(plain.potential(theta) - gp.potential(theta)) == pytest.approx(float(logml - logml1), rel=1e-9)
+
+
+def test_unit_noise_weights_change_nothing_and_a_huge_one_removes_the_point():
+    X, y, _ = _weighted()
+    gp = GP(X, y, kernel="rbf", noise=1e-3)
+    ones = GP(X, y, kernel="rbf", noise=1e-3, noise_weights=torch.ones(7, dtype=torch.float64))
+    hp, Xs = hypers_at(gp), torch.linspace(-1, 1, 9, dtype=torch.float64)
+    theta = torch.zeros(len(gp.hyper_names), dtype=torch.float64)
+    assert torch.equal(gp.potential(theta), ones.potential(theta))
+    assert gp.closed_form_potential()(theta.tolist()) == ones.closed_form_potential()(theta.tolist())
+    assert torch.equal(gp.conditional(Xs, hp).mean, ones.conditional(Xs, hp).mean)
+    big = torch.ones(7, dtype=torch.float64)
+    big[2] = 1e12                                             # point 2 carries no information
+    drop = GP(X, y, kernel="rbf", noise=1e-3, noise_weights=big)
+    keep = torch.arange(7) != 2
+    without = GP(X[keep], y[keep], kernel="rbf", noise=1e-3)
+    for m in (drop, without):                                 # the same working scales for both
+        m.input_transform, m.output_transform, m.noise = gp.input_transform, gp.output_transform, gp.noise
+        m.Xt, m.yt = m.input_transform.forward(m.X), m.output_transform.forward(m.y)
+    a, b = drop.conditional(Xs, hp), without.conditional(Xs, hp)
+    assert torch.allclose(a.mean, b.mean, atol=1e-6) and torch.allclose(a.var, b.var, atol=1e-6)
+    assert not torch.allclose(a.mean, gp.conditional(Xs, hp).mean, atol=1e-3)
+
+
+@pytest.mark.parametrize("weights,match", [
+    (torch.ones(6), r"shape \(7,\)"),
+    (torch.tensor([1.0, 1, 1, 0, 1, 1, 1]), "positive"),
+    (torch.tensor([1.0, 1, 1, float("nan"), 1, 1, 1]), "positive and finite"),
+])
+def test_bad_noise_weights(weights, match):
+    X, y, _ = _weighted()
+    with pytest.raises(ValueError, match=match):
+        GP(X, y, noise_weights=weights)
+
+
+def test_svi_refuses_noise_weights_before_any_work():
+    X, y, w = _weighted()
+    with pytest.raises(ValueError, match="map_estimate or sample_posterior"):
+        GP(X, y, noise_weights=w).fit(steps=1)
