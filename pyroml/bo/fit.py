@@ -133,7 +133,8 @@ def map_hypers(model: GP, starts: Sequence[torch.Tensor], draws: int = 3, steps:
 
 
 def _factor(model: GP, hypers: Hypers) -> torch.Tensor:
-    """The Cholesky factor of :math:`K + (\\sigma_n^2 + \\text{jitter}) I` on the working scale at
+    """The Cholesky factor of :math:`K + \\sigma_n^2 W + \\text{jitter}\\, I` (:math:`W` the GP's noise
+    multipliers, :math:`I` by default) on the working scale at
     the first setting of ``hypers`` (:meth:`pyroml.gp.GP.train_factor`); ``(n, n)``."""
     hp = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1)[:1] for k, v in hypers.items()}
     noise = hp["noise"] if "noise" in hp else torch.full((1,), model.noise, dtype=torch.float64)
@@ -190,7 +191,8 @@ def fit_map(model: GP, previous: Optional[torch.Tensor] = None, seed: int = 0, c
 def loo_log_predictive(model: GP, hypers: Hypers) -> float:
     """The leave-one-out log predictive density of the working-scale targets :math:`\\tilde y`
     (after the constant mean) at the hyperparameters ``hypers`` (one setting), in closed form
-    (Sundararajan and Keerthi, 2001): with :math:`C = K + \\sigma_n^2 I` and :math:`\\alpha = C^{-1}\\tilde y`,
+    (Sundararajan and Keerthi, 2001): with :math:`C = K + \\sigma_n^2 W` (:math:`W = I` unless the GP has
+    ``noise_weights``) and :math:`\\alpha = C^{-1}\\tilde y`,
 
     .. math::
 

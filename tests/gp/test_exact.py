@@ -163,6 +163,9 @@ def test_unit_noise_weights_change_nothing_and_a_huge_one_removes_the_point():
     a, b = drop.conditional(Xs, hp), without.conditional(Xs, hp)
     assert torch.allclose(a.mean, b.mean, atol=1e-6) and torch.allclose(a.var, b.var, atol=1e-6)
     assert not torch.allclose(a.mean, gp.conditional(Xs, hp).mean, atol=1e-3)
+    gp.noise_weights = big                                    # set after a call: the cached factor is not reused
+    assert torch.equal(gp.conditional(Xs, hp).mean,
+                       GP(X, y, kernel="rbf", noise=1e-3, noise_weights=big).conditional(Xs, hp).mean)
 
 
 @pytest.mark.parametrize("weights,match", [
