@@ -177,13 +177,9 @@ class BayesOpt:
 
     def model(self, kernel: Any = None, data: Optional[Tuple[torch.Tensor, torch.Tensor]] = None) -> GP:
         """The GP with ``kernel`` (default: the first candidate) on ``data``, inputs ``(n, d)`` and
-        values ``(n,)`` (default: the evaluations, values from :meth:`targets`). With the warp and a
-        learned noise, each value's noise variance is scaled by
-        :meth:`~pyroml.bo.warp.YeoJohnson.noise_weights` (a noise homoscedastic in ``y`` is not after the warp)."""
+        values ``(n,)`` (default: the evaluations, values from :meth:`targets`), with the loop's GP options."""
         X, y = (self.X, self.targets()) if data is None else data
-        warp = self.last.get("warp")
-        weights = None if warp is None or self.gp_options["noiseless"] else warp.noise_weights(y)
-        return GP(X, y, kernel=self.kernels[0] if kernel is None else kernel, noise_weights=weights, **self.gp_options)
+        return GP(X, y, kernel=self.kernels[0] if kernel is None else kernel, **self.gp_options)
 
     def _posterior_model(self) -> GP:
         """The round's GP and posterior (kept in :attr:`last`): MAP over the candidate kernels

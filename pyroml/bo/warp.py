@@ -92,19 +92,3 @@ class YeoJohnson(NamedTuple):
         un = 1 - (1 - (2 - lam) * wn) ** (1 / (2 - lam))
         return self.shift + self.scale * torch.where(pos, up, un)
 
-    def noise_weights(self, w: torch.Tensor) -> torch.Tensor:
-        """The noise multipliers of warped values ``w`` ``(n,)`` for a noise homoscedastic in
-        :math:`y`: to first order (the delta method) a noise :math:`\\epsilon` in :math:`y` is
-        :math:`\\psi_\\lambda'(u)\\,\\epsilon / s_y` after the warp, with :math:`u = \\psi_\\lambda^{-1}(w)` and
-
-        .. math::
-
-            \\psi_\\lambda'(u) = (1 + u)^{\\lambda - 1} \\ (u \\ge 0), \\qquad (1 - u)^{1 - \\lambda} \\ (u < 0),
-
-        so value :math:`i`'s noise variance is proportional to :math:`\\psi_\\lambda'(u_i)^2`: larger
-        for the low (good) values the warp stretches, smaller up the compressed high tail. Returned
-        normalised to mean 1 (a noise prior keeps its meaning as the typical noise); shape ``(n,)``,
-        all 1 for the identity (:math:`\\lambda = 1`)."""
-        u = (self.inverse(w) - self.shift) / self.scale
-        slope = torch.where(u >= 0, (1 + u.clamp_min(0)) ** (self.lam - 1), (1 - u.clamp_max(0)) ** (1 - self.lam))
-        return slope ** 2 / (slope ** 2).mean()

@@ -49,38 +49,6 @@ def test_the_fitted_warp_compresses_a_long_upper_tail_and_leaves_a_symmetric_sam
     assert YeoJohnson.fit(torch.tensor([1.0, 1.0, 2.0], dtype=torch.float64)).lam == 1.0   # too few distinct values
 
 
-@given(st.lists(st.floats(-20, 20), min_size=3, max_size=12, unique=True), st.sampled_from([0.0, 0.35, 0.8, 1.0]))
-def test_noise_weights_are_the_squared_slope_of_the_warp_normalised(values, lam):
-    """The delta method: a noise in y is scaled by the warp's slope, so the noise variance of each
-    warped value is proportional to the squared derivative there (central differences), mean 1."""
-    y = torch.tensor(values, dtype=torch.float64)
-    warp = YeoJohnson(float(y.mean()), 3.0, lam)
-    u, h = (y - warp.shift) / warp.scale, 1e-6
-    slope = (yeo_johnson(u + h, lam) - yeo_johnson(u - h, lam)) / (2 * h)
-    expect = slope ** 2 / (slope ** 2).mean()
-    got = warp.noise_weights(warp(y))
-    assert torch.allclose(got, expect, rtol=1e-6) and got.mean().item() == pytest.approx(1.0)
-    if lam == 1.0:
-        assert torch.allclose(got, torch.ones_like(got))
-    elif lam < 1.0:                                  # the low (good) values, stretched, are the noisier
-        assert bool(got[y.argmin()] >= got[y.argmax()])
-
-
-def test_the_loop_weights_the_noise_by_the_warp_and_not_when_noiseless():
-    X, y = _data()
-    y = y.exp() ** 2
-    opt = bo.BayesOpt(BOX)
-    opt.observe(X, y)
-    opt.suggest()
-    warp, model = opt.last["warp"], opt.last["model"]
-    assert warp.lam < 1.0 and torch.allclose(model.noise_weights, warp.noise_weights(warp(y)))
-    for kw in ({"noiseless": True}, {"warp": False}, {"noise": 1e-4}):
-        other = bo.BayesOpt(BOX, **kw)
-        other.observe(X, y)
-        other.suggest()
-        assert other.last["model"].noise_weights is None, kw
-
-
 def test_loo_log_predictive_equals_refitting_without_each_point():
     X, y = _data(8)
     model = GP(X, y, kernel="matern52", bounds=BOX)
