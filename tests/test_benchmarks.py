@@ -26,12 +26,17 @@ def test_quick_benchmarks_run(tmp_path):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
 
 
-def test_median_gap_resamples_seeds_in_pairs():
+def _bench_bo():
     sys.path.insert(0, str(BENCH))
     try:
         import bench_bo
     finally:
         sys.path.remove(str(BENCH))
+    return bench_bo
+
+
+def test_median_gap_resamples_seeds_in_pairs():
+    bench_bo = _bench_bo()
     b = [float(i % 7) - 0.1 * i for i in range(40)]
     gap, low, high = bench_bo.median_gap([v + 0.3 for v in b], b)       # a constant shift, seed by seed
     assert abs(gap - 0.3) < 1e-12 and abs(low - 0.3) < 1e-12 and abs(high - 0.3) < 1e-12
@@ -40,3 +45,23 @@ def test_median_gap_resamples_seeds_in_pairs():
     assert bench_bo.median_gap(b, list(reversed(b))) == (gap, low, high)  # seeded
     with pytest.raises(ValueError, match="same, non-zero length"):
         bench_bo.median_gap(b, b[:-1])
+
+
+def test_gaps_at_the_recommendation_pair_the_runs_that_have_one():
+    """The recommendation's line compares ei with botorch per function over the seeds where both
+    have a recommended regret, counts the functions where ei's median is no higher, and leaves
+    out runs without one (e.g. rows from before the field)."""
+    bench_bo = _bench_bo()
+    rows = []
+    for fn, shift in (("forrester", -0.5), ("branin", 0.25)):
+        for seed in range(6):
+            for method, rec in (("ei", seed + shift), ("botorch", float(seed))):
+                row = {"function": fn, "method": method, "seed": seed, "noisy": True, "budget": 1, "regret": [1.0],
+                       "log10_regret": 0.0}
+                if not (method == "ei" and seed == 5):                  # one run without the field
+                    row["log10_regret_recommended"] = rec
+                rows.append(row)
+    line = bench_bo.gaps(rows, "log10_regret_recommended")
+    assert line.startswith("noisy at the recommended input: ei no worse than botorch on 1/2 (worse on ['branin'])")
+    assert "forrester -0.50 [-0.50, -0.50]" in line and "branin +0.25 [+0.25, +0.25]" in line
+    assert "recommended" not in bench_bo.gaps(rows) and "forrester +0.00" in bench_bo.gaps(rows)

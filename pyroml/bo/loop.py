@@ -207,6 +207,25 @@ class BayesOpt:
         self.last.update(model=model, posterior=post)
         return model
 
+    def recommend(self) -> Tuple[torch.Tensor, float]:
+        """The evaluated input the model believes best, ``(d,)``, and its predicted value: the GP
+        is fitted to every evaluation as for a round, and of the evaluated inputs :math:`x_i` the
+        one with the lowest posterior mean :math:`\\bar\\mu(x_i) = \\tfrac1S\\sum_s \\mu_s(x_i)` (over
+        the hyperparameter settings) is returned, with :math:`\\bar\\mu` in ``y``'s units (through
+        the warp's inverse: the posterior median). With noise, the lowest *observed* value is
+        partly luck (its noise drew low); the posterior mean pools the neighbouring evaluations.
+
+        :raises ValueError: with fewer than two evaluations (nothing to model).
+        """
+        if self.Y.numel() < 2:
+            raise ValueError(f"recommend needs at least two evaluations, got {self.Y.numel()}; observe more first")
+        model = self._posterior_model()
+        with torch.no_grad():
+            mean = model.conditional(self.X, self.last["posterior"].samples).mean.mean(0)
+        i = int(mean.argmin())
+        warp = self.last.get("warp")
+        return self.X[i], float(mean[i] if warp is None else warp.inverse(mean[i]))
+
     def suggest(self, q: int = 1) -> torch.Tensor:
         """The next ``q`` points to evaluate, ``(q, d)``: from the initial design while fewer than
         two evaluations exist, else maximisers of the acquisition (see the module docstring)."""
@@ -308,7 +327,8 @@ def minimize(f: Objective, bounds: Bounds, x0: Optional[torch.Tensor] = None, it
     :param gp_options: :class:`BayesOpt`'s ``restarts`` and ``constant_mean``, or options of
         :class:`~pyroml.gp.GP`.
     :returns: a :class:`BOResult`; an evaluation that fails during the rounds is recorded in
-        ``failures`` and ends the run.
+        ``failures`` and ends the run. After the rounds the GP is fitted once more, to every
+        evaluation, for ``x_recommended`` (:meth:`BayesOpt.recommend`).
     :raises ValueError: for bad bounds, ``x0`` outside them, or initial points the objective
         cannot evaluate (before any modelling).
     :raises BOInterrupted: on Ctrl-C during the rounds, with the result so far as its ``result``.
@@ -339,7 +359,10 @@ def minimize(f: Objective, bounds: Bounds, x0: Optional[torch.Tensor] = None, it
         failures.append({"iteration": it, "x": None, "error": "KeyboardInterrupt"})
         partial = BOResult.from_evaluations(opt.X, opt.Y, trace, time.perf_counter() - t_start, failures)
         raise BOInterrupted(partial) from e
-    return BOResult.from_evaluations(opt.X, opt.Y, trace, time.perf_counter() - t_start, failures)
+    result = BOResult.from_evaluations(opt.X, opt.Y, trace, time.perf_counter() - t_start, failures)
+    if trace:
+        result.x_recommended, result.y_recommended = opt.recommend()
+    return result
 
 
 def random_search(f: Objective, bounds: Bounds, x0: Optional[torch.Tensor] = None, iterations: int = 10,

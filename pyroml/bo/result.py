@@ -15,7 +15,12 @@ __all__ = ["BOResult", "BOInterrupted"]
 class BOResult:
     """Outcome of :func:`minimize`.
 
-    :ivar x_best: the best input found, shape ``(d,)``; ``y_best``: its objective value.
+    :ivar x_best: the input of the best *observed* value, shape ``(d,)``; ``y_best``: that value
+        (for a noisy objective, the luckiest observation as much as the best input).
+    :ivar x_recommended: the evaluated input with the lowest posterior mean of the final model,
+        shape ``(d,)`` (:meth:`BayesOpt.recommend`; ``None`` if no rounds ran);
+        ``y_recommended``: that posterior mean (the median under the warp), in ``y``'s units. For
+        a noisy objective, the point to use: it does not reward a lucky draw of the noise.
     :ivar X: every evaluated input, shape ``(n, d)`` (the initial points first); ``Y``: ``(n,)``.
     :ivar trace: one dict per round: ``iteration``, ``x`` (the first proposal), ``batch`` (all
         ``q``), ``y``, ``best``, ``hypers`` (working scales; the MAP point, or the mean of the NUTS
@@ -32,6 +37,8 @@ class BOResult:
     trace: List[Dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     failures: List[Dict[str, Any]] = field(default_factory=list)
+    x_recommended: Optional[torch.Tensor] = None
+    y_recommended: Optional[float] = None
 
     def best_so_far(self) -> torch.Tensor:
         """Running minimum of ``Y``, shape ``(n,)``."""

@@ -133,7 +133,9 @@ def run_bayes_opt(iterations: int = 10, method: str = "ei", hyperparameters: str
                "x_best": float(res.x_best[0]), "y_best": res.y_best, "f_min": f_min, "found_global": bool(found),
                "evaluations": len(res.Y), "seconds": res.seconds}
     write_json(Path(out) / "metrics.json", metrics)
+    recommended = None if res.x_recommended is None else res.x_recommended.tolist()
     write_json(Path(out) / "result.json", {"x_best": res.x_best.tolist(), "y_best": res.y_best,
+                                            "x_recommended": recommended, "y_recommended": res.y_recommended,
                                             "found_global": bool(found), "X": res.X.tolist(), "Y": res.Y.tolist(),
                                             "failures": res.failures, "seconds": res.seconds,
                                             "trace": [{k: v for k, v in t.items() if not torch.is_tensor(v)}

@@ -28,6 +28,31 @@ def test_ask_tell_equals_minimize_for_the_same_seed():
     assert torch.equal(opt.X, res.X) and torch.equal(opt.Y, res.Y) and res.X.shape == (5 + 3, 2)
 
 
+def test_recommend_passes_over_a_lucky_observation():
+    """With noise, the lowest observed value can be a lucky draw far from the minimum: the
+    recommendation (lowest posterior mean among the evaluated inputs) is not fooled by it."""
+    g = torch.Generator().manual_seed(0)
+    grid = torch.stack(torch.meshgrid(torch.linspace(-2, 2, 6, dtype=torch.float64),
+                                      torch.linspace(0, 3, 6, dtype=torch.float64), indexing="ij"), -1).reshape(-1, 2)
+    y = _bowl(grid) + 0.3 * torch.randn(36, generator=g, dtype=torch.float64)
+    lucky = int((grid - torch.tensor([1.2, 1.8], dtype=torch.float64)).norm(dim=-1).argmin())   # f = 1.13
+    y[lucky] = float(y.min()) - 0.3                                    # its noise drew about 4 sds low
+    opt = bo.BayesOpt(BOX, seed=0)
+    opt.observe(grid, y)
+    x, value = opt.recommend()
+    assert int(y.argmin()) == lucky and bool((grid == x).all(-1).any())   # an evaluated input, not the lucky one
+    assert float(_bowl(x[None])) < 0.5 and abs(value - float(_bowl(x[None]))) < 0.5
+    with pytest.raises(ValueError, match="at least two evaluations"):
+        bo.BayesOpt(BOX).recommend()
+
+
+def test_minimize_returns_the_recommendation_and_it_is_the_best_point_without_noise():
+    res = bo.minimize(_bowl, BOX, iterations=2, seed=1, noiseless=True, n_candidates=128)
+    assert torch.equal(res.x_recommended, res.x_best)
+    assert res.y_recommended == pytest.approx(res.y_best, abs=1e-3)
+    assert bo.minimize(_bowl, BOX, iterations=0, seed=1).x_recommended is None
+
+
 @pytest.mark.parametrize("method", ["ei", "thompson", "lcb"])
 def test_batch_proposals_are_distinct_and_inside_the_box(method):
     opt = bo.BayesOpt(BOX, method=method, seed=0, n_candidates=256)
