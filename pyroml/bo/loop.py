@@ -23,6 +23,7 @@ interruption (Ctrl-C) raises :class:`BOInterrupted`, a ``KeyboardInterrupt`` tha
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
@@ -361,7 +362,14 @@ def minimize(f: Objective, bounds: Bounds, x0: Optional[torch.Tensor] = None, it
         raise BOInterrupted(partial) from e
     result = BOResult.from_evaluations(opt.X, opt.Y, trace, time.perf_counter() - t_start, failures)
     if trace:
-        result.x_recommended, result.y_recommended = opt.recommend()
+        try:
+            result.x_recommended, result.y_recommended = opt.recommend()
+        except KeyboardInterrupt as e:
+            result.failures.append({"iteration": it, "x": None, "error": "KeyboardInterrupt"})
+            raise BOInterrupted(result) from e
+        except (RuntimeError, ValueError) as e:       # a failed final fit: the evaluations stand
+            warnings.warn(f"no x_recommended: the final GP fit failed ({type(e).__name__}: {e}); "
+                          f"x_best, the best observed input, stands", stacklevel=2)
     return result
 
 

@@ -53,6 +53,22 @@ def test_minimize_returns_the_recommendation_and_it_is_the_best_point_without_no
     assert bo.minimize(_bowl, BOX, iterations=0, seed=1).x_recommended is None
 
 
+def test_a_failed_or_interrupted_recommendation_keeps_the_run(monkeypatch):
+    def broken(self):
+        raise RuntimeError("Cholesky failed")
+    monkeypatch.setattr(bo.BayesOpt, "recommend", broken)
+    with pytest.warns(UserWarning, match="x_best, the best observed input, stands"):
+        res = bo.minimize(_bowl, BOX, iterations=2, seed=1, n_candidates=128)
+    assert res.X.shape == (5 + 2, 2) and res.x_recommended is None
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(bo.BayesOpt, "recommend", interrupted)
+    with pytest.raises(bo.BOInterrupted) as info:
+        bo.minimize(_bowl, BOX, iterations=2, seed=1, n_candidates=128)
+    assert info.value.result.X.shape == (5 + 2, 2) and info.value.result.failures[-1]["error"] == "KeyboardInterrupt"
+
+
 @pytest.mark.parametrize("method", ["ei", "thompson", "lcb"])
 def test_batch_proposals_are_distinct_and_inside_the_box(method):
     opt = bo.BayesOpt(BOX, method=method, seed=0, n_candidates=256)
