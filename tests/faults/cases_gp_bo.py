@@ -105,6 +105,13 @@ CASES = [
     Case("gp-jitter-negative", G, "`jitter=-1`", lambda e: GP(X, Y, jitter=-1.0),
          Raises(ValueError, "jitter must be a finite number >= 0"),
          note="was: accepted"),
+    Case("gp-noise-weights-shape", G, "`noise_weights` of 7 values for 8 points", lambda e: GP(
+        X, Y, noise_weights=torch.ones(7)), Raises(ValueError, "noise_weights must have shape (8,)")),
+    Case("gp-noise-weights-zero", G, "a zero in `noise_weights`", lambda e: GP(
+        X, Y, noise_weights=torch.ones(8).index_fill(0, torch.tensor([3]), 0.0)),
+         Raises(ValueError, "noise_weights must be positive and finite")),
+    Case("gp-noise-weights-svi", G, "`GP.fit` (SVI) with `noise_weights`", lambda e: GP(
+        X, Y, noise_weights=torch.ones(8)).fit(steps=1), Raises(ValueError, "use map_estimate or sample_posterior")),
     # ---- GP: inference and prediction -----------------------------------------------------------------
     Case("gp-predict-columns", G, "`predict` of 2-d inputs for a 1-d GP", lambda e: GP(X, Y).map_estimate(
         restarts=1).predict(torch.rand(3, 2, dtype=torch.float64)), Raises(ValueError,
@@ -189,6 +196,8 @@ CASES = [
          note="nothing added"),
     Case("bo-observe-count", B, "`observe` of 2 points and 1 value", lambda e: _nothing_added(
         bo.BayesOpt(BOX), torch.tensor([0.5, 0.2]), torch.tensor([1.0])), Raises(ValueError, "1 values for 2 points")),
+    Case("bo-recommend-empty", B, "`recommend()` before two evaluations", lambda e: bo.BayesOpt(BOX).recommend(),
+         Raises(ValueError, "recommend needs at least two evaluations, got 0")),
     Case("bo-suggest-q", B, "`suggest(0)`", lambda e: bo.BayesOpt(BOX).suggest(0), Raises(ValueError,
              "q must be an integer >= 1")),
 ]
