@@ -48,11 +48,16 @@ import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
+from common import machine_info
 
 from pyroml import bo
+from pyroml.io import write_json
 from pyroml.studies.gp_problem import study_problem
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
+#: the distributions whose versions ``environment.json`` records beside the rows (BoTorch's runs
+#: reproduce within one environment, not across rebuilt ones)
+PACKAGES = ("pyro-ppl", "numpy", "scipy", "botorch", "gpytorch", "linear_operator")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -397,7 +402,8 @@ def main() -> None:
         with open(path + ".tmp", "w") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in rows)
         os.replace(path + ".tmp", path)
-    if not args.summary:
+    if not args.summary:                    # the environment of the rows about to be written
+        write_json(os.path.join(out, "environment.json"), machine_info(1, PACKAGES))
         fns = args.functions or (["forrester", "branin", "hartmann3"] if args.quick else list(PROBLEMS))
         methods = args.methods or (["random", "ei"] if args.quick else METHODS)
         seeds = args.seeds or (3 if args.quick else 10)

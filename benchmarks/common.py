@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import platform
 import time
@@ -74,9 +75,18 @@ def timed(fn):
     return out, time.perf_counter() - t0
 
 
-def machine_info(threads: int) -> Dict[str, object]:
+def machine_info(threads: int, packages: Sequence[str] = ("pyro-ppl", "numpy", "scipy")) -> Dict[str, object]:
+    """The machine, torch's thread count and the installed versions of ``packages`` (distribution
+    names; ``None`` for one not installed): what a rerun needs to tell an environment change from a
+    code change."""
+    versions: Dict[str, Optional[str]] = {}
+    for name in packages:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
     return {"cpu_count": os.cpu_count(), "torch_threads": threads, "torch": torch.__version__,
-            "python": platform.python_version(), "platform": platform.platform()}
+            "python": platform.python_version(), "platform": platform.platform(), "versions": versions}
 
 
 def print_table(rows: List[Dict], cols: Sequence[str]) -> None:
