@@ -185,8 +185,7 @@ def run(name: str, method: str, seed: int, noisy: bool, options: Optional[Dict] 
         per_method: Dict[str, Dict[str, Any]] = {
             "ei": {}, "ei-map": {"hyperparameters": "map"}, "ei-nl": {"noiseless": True}, "nei": {"method": "nei"},
             "thompson": {"method": "thompson"}, "ucb": {"method": "ucb"}, "ei-q4": {"q": 4}}
-        kw = per_method[method]
-        kw = {**kw, **(options or {})}
+        kw = {**per_method[method], **(options or {})}
         q = kw.get("q", 1)
         res = bo.minimize(f, b, x0, iterations=-(-(budget - n0) // q), seed=seed, record=False, **kw)
         X, Y = res.X[:budget], res.Y[:budget]                       # the last batch may overshoot the budget

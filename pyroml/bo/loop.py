@@ -356,20 +356,21 @@ def minimize(f: Objective, bounds: Bounds, x0: Optional[torch.Tensor] = None, it
                 break
             opt.observe(X_new, y_new)
             trace.append(_entry(opt, it, X_new, y_new, record))
+        seconds = time.perf_counter() - t_start
+        recommended = None
+        if trace:
+            try:
+                recommended = opt.recommend()
+            except (RuntimeError, ValueError) as e:   # a failed final fit: the evaluations stand
+                warnings.warn(f"no x_recommended: the final GP fit failed ({type(e).__name__}: {e}); "
+                              f"x_best, the best observed input, stands", stacklevel=2)
     except KeyboardInterrupt as e:
         failures.append({"iteration": it, "x": None, "error": "KeyboardInterrupt"})
         partial = BOResult.from_evaluations(opt.X, opt.Y, trace, time.perf_counter() - t_start, failures)
         raise BOInterrupted(partial) from e
-    result = BOResult.from_evaluations(opt.X, opt.Y, trace, time.perf_counter() - t_start, failures)
-    if trace:
-        try:
-            result.x_recommended, result.y_recommended = opt.recommend()
-        except KeyboardInterrupt as e:
-            result.failures.append({"iteration": it, "x": None, "error": "KeyboardInterrupt"})
-            raise BOInterrupted(result) from e
-        except (RuntimeError, ValueError) as e:       # a failed final fit: the evaluations stand
-            warnings.warn(f"no x_recommended: the final GP fit failed ({type(e).__name__}: {e}); "
-                          f"x_best, the best observed input, stands", stacklevel=2)
+    result = BOResult.from_evaluations(opt.X, opt.Y, trace, seconds, failures)
+    if recommended is not None:
+        result.x_recommended, result.y_recommended = recommended
     return result
 
 

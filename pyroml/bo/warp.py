@@ -91,4 +91,3 @@ class YeoJohnson(NamedTuple):
         up = torch.expm1(wp) if lam == 0 else (1 + lam * wp).clamp_min(0) ** (1 / lam) - 1
         un = 1 - (1 - (2 - lam) * wn) ** (1 / (2 - lam))
         return self.shift + self.scale * torch.where(pos, up, un)
-

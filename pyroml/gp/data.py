@@ -48,5 +48,7 @@ def check_noise_weights(w: Any, n: int) -> Optional[torch.Tensor]:
     if w.shape != (n,):
         raise ValueError(f"noise_weights must have shape ({n},), one per data point, got {tuple(w.shape)}")
     if not bool(torch.isfinite(w).all()) or not bool((w > 0).all()):
-        raise ValueError("noise_weights must be positive and finite (they multiply each point's noise variance)")
+        bad = int((~torch.isfinite(w) | (w <= 0)).sum())
+        raise ValueError(f"noise_weights must be positive and finite (they multiply each point's noise variance), "
+                         f"got {bad} that are not; give a small positive weight for a nearly exact point")
     return w

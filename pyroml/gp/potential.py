@@ -104,7 +104,7 @@ class ClosedFormPotential:
         for j, name in enumerate(self.names):
             z = (theta[j] - self.loc[j]) / self.scale[j]
             value += 0.5 * z * z
-            tr = self._noise_trace(noise, W.diagonal()) if name == "noise" else float(np.vdot(W, dK[name]))
+            tr = _noise_trace(noise, W.diagonal(), self.w) if name == "noise" else float(np.vdot(W, dK[name]))
             grad.append(0.5 * tr + z / self.scale[j])
         return value, grad
 
@@ -127,22 +127,22 @@ class ClosedFormPotential:
         for j, name in enumerate(self.names):
             z = (theta[j] - self.loc[j]) / self.scale[j]
             value += 0.5 * z * z
-            tr = self._noise_trace(noise, W.diagonal()) if name == "noise" else float(flat @ dK[name].reshape(-1))
+            tr = _noise_trace(noise, W.diagonal(), self.w_t) if name == "noise" else float(flat @ dK[name].reshape(-1))
             grad.append(0.5 * tr + z / self.scale[j])
         return value, grad
-
-    def _noise_trace(self, noise: float, W_diag: Any) -> float:
-        """:math:`\\operatorname{tr}\\big((K^{-1} - \\alpha\\alpha^\\top)\\, \\partial K/\\partial\\log\\sigma_n^2\\big)
-        = \\sigma_n^2 \\sum_i [K^{-1} - \\alpha\\alpha^\\top]_{ii}\\, w_i` from that diagonal, ``W_diag``
-        ``(N,)`` (NumPy or torch)."""
-        w = self.w if isinstance(W_diag, np.ndarray) else self.w_t
-        return noise * float(W_diag.sum() if w is None else (W_diag * w).sum())
 
     def torch_fn(self) -> NutsPotential:
         """``potential_fn`` for ``pyro.infer.NUTS``: ``{"theta": Tensor (H,)} -> scalar`` whose
         autograd gradient is the closed-form :math:`\\nabla U`, with a direct
         ``value_and_grad`` that :func:`direct_gradients` hands to Pyro's integrator."""
         return NutsPotential(self)
+
+
+def _noise_trace(noise: float, W_diag: Any, w: Any) -> float:
+    """:math:`\\operatorname{tr}\\big((K^{-1} - \\alpha\\alpha^\\top)\\, \\partial K/\\partial\\log\\sigma_n^2\\big)
+    = \\sigma_n^2 \\sum_i [K^{-1} - \\alpha\\alpha^\\top]_{ii}\\, w_i` from that diagonal ``W_diag`` ``(N,)``
+    and the noise multipliers ``w`` ``(N,)`` (``None``: all 1), both NumPy or both torch."""
+    return noise * float(W_diag.sum() if w is None else (W_diag * w).sum())
 
 
 class ClosedFormGradient(torch.autograd.Function):
