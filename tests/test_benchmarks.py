@@ -65,3 +65,14 @@ def test_gaps_at_the_recommendation_pair_the_runs_that_have_one():
     assert line.startswith("noisy at the recommended input: ei no worse than botorch on 1/2 (worse on ['branin'])")
     assert "forrester -0.50 [-0.50, -0.50]" in line and "branin +0.25 [+0.25, +0.25]" in line
     assert "recommended" not in bench_bo.gaps(rows) and "forrester +0.00" in bench_bo.gaps(rows)
+
+
+def test_gaps_of_another_method_count_the_functions_it_is_no_worse_on():
+    bench_bo = _bench_bo()
+    rows = [{"function": fn, "method": method, "seed": seed, "noisy": True, "budget": 1, "regret": [1.0],
+             "log10_regret": float(seed) + (shift if method == "nei" else 0.0)}
+            for fn, shift in (("study", 0.5), ("levy4", -0.5)) for seed in range(5) for method in ("nei", "botorch")]
+    line = bench_bo.gaps(rows, method="nei")
+    assert line.startswith("noisy: nei no worse than botorch on 1/2 (worse on ['study']); median log10 regret nei - ")
+    assert "study +0.50 [+0.50, +0.50]" in line and "levy4 -0.50 [-0.50, -0.50]" in line
+    assert bench_bo.gaps(rows) == ""                                   # no ei rows: nothing to say

@@ -87,8 +87,9 @@ class BayesOpt:
     """Ask/tell Bayesian optimisation over a box (see the module docstring).
 
     :param bounds: ``(low, high)`` in 1-d, else a ``(2, d)`` tensor of lows and highs.
-    :param str method: ``"ei"`` (log expected improvement, default), ``"nei"`` (noisy log-EI),
-        ``"thompson"``, ``"lcb"`` / ``"ucb"`` (:mod:`pyroml.bo.acquisition`).
+    :param str method: ``"ei"`` (log expected improvement below the best observed value,
+        default), ``"nei"`` (noisy log-EI, below the best latent value: for an objective known to
+        be noisy), ``"thompson"``, ``"lcb"`` / ``"ucb"`` (:mod:`pyroml.bo.acquisition`).
     :param str hyperparameters: ``"laplace"`` (default: the MAP point, L-BFGS from the prior's
         centre and the previous round's estimate, :func:`pyroml.bo.fit.fit_map`, under the
         value-space priors of :func:`pyroml.bo.fit.map_priors` for every hyperparameter not given
@@ -265,9 +266,10 @@ class BayesOpt:
         anchors = self.X[self.Y.argsort()[:3]]
         best = float(model.y.min())
         for j in range(q):
-            acq = make_acquisition(self.method, model, post.samples, best, self.kappa)
-            found = maximize(acq, self.bounds, raw_samples=self.n_candidates, restarts=self.restarts,
-                             seed=self.seed * 7919 + self.rounds * 31 + j, anchors=anchors, avoid=X,
+            seed = self.seed * 7919 + self.rounds * 31 + j
+            acq = make_acquisition(self.method, model, post.samples, best, self.kappa, seed=seed)
+            found = maximize(acq, self.bounds, raw_samples=self.n_candidates, restarts=self.restarts, seed=seed,
+                             anchors=anchors, avoid=X,
                              generator=self.generator)
             chosen.append(found.x)
             if j == 0:

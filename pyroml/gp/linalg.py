@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional, Tuple
 
 import torch
 
-__all__ = ["LowRankFactor", "pivoted_cholesky", "robust_factor"]
+__all__ = ["LowRankFactor", "pivoted_cholesky", "jittered_cholesky", "robust_factor"]
 
 
 class LowRankFactor(NamedTuple):
@@ -41,6 +41,25 @@ def pivoted_cholesky(diag: torch.Tensor, column: Callable[[int], torch.Tensor], 
         d -= c * c
         d[j] = 0.0
     return None
+
+
+def jittered_cholesky(cov: torch.Tensor, scale: torch.Tensor, jitters: Tuple[float, ...] = (1e-10, 1e-8, 1e-6, 1e-4)
+                      ) -> torch.Tensor:
+    """The Cholesky factor of :math:`C + \\epsilon\\,\\mathrm{scale}\\,I` for a batch of covariances
+    that may be singular (a noise-free kernel matrix at clustered inputs), with the smallest
+    :math:`\\epsilon` in ``jitters`` at which every one of them factorises.
+
+    :param Tensor cov: :math:`C`, shape ``(..., M, M)``; ``scale``: the size of each one's entries,
+        shape ``(...)`` (e.g. the kernel variances).
+    :returns: the lower factors, shape ``(..., M, M)``.
+    :raises RuntimeError: when even the largest jitter leaves one not positive definite.
+    """
+    eye = torch.eye(cov.shape[-1], dtype=cov.dtype)
+    for eps in jitters:
+        L, info = torch.linalg.cholesky_ex(cov + (eps * scale)[..., None, None] * eye)
+        if not bool(info.any()):
+            return L
+    raise RuntimeError(f"covariance not positive definite even with {jitters[-1]:g} x its scale added to the diagonal")
 
 
 def robust_factor(cov: torch.Tensor, scale: float) -> torch.Tensor:

@@ -46,6 +46,27 @@ def test_recommend_passes_over_a_lucky_observation():
         bo.BayesOpt(BOX).recommend()
 
 
+def test_noisy_ei_does_not_take_a_lucky_observation_as_its_incumbent():
+    """``method="nei"`` compares candidates with the best *latent* value at the evaluated inputs,
+    drawn from the posterior, not with the lucky lowest observation that EI must beat."""
+    g = torch.Generator().manual_seed(0)
+    grid = torch.stack(torch.meshgrid(torch.linspace(-2, 2, 6, dtype=torch.float64),
+                                      torch.linspace(0, 3, 6, dtype=torch.float64), indexing="ij"), -1).reshape(-1, 2)
+    y = _bowl(grid) + 0.3 * torch.randn(36, generator=g, dtype=torch.float64)
+    lucky = int((grid - torch.tensor([1.2, 1.8], dtype=torch.float64)).norm(dim=-1).argmin())
+    y[lucky] = float(y.min()) - 0.3
+    opt = bo.BayesOpt(BOX, method="nei", seed=0)
+    opt.observe(grid, y)
+    x = opt.suggest()
+    acq, model = opt.last["acquisition_fn"], opt.last["model"]
+    assert isinstance(acq, NoisyLogExpectedImprovement) and acq.best.shape == (16, 8)     # 16 settings x 8 draws
+    assert float(acq.best.median()) > float(model.yt[lucky]) + 0.1        # shrunk towards its neighbours
+    assert ((x >= BOX[0]) & (x <= BOX[1])).all()
+    again = bo.BayesOpt(BOX, method="nei", seed=0)
+    again.observe(grid, y)
+    assert torch.equal(again.suggest(), x)                                # its draws are seeded: repeatable
+
+
 def test_minimize_returns_the_recommendation_and_it_is_the_best_point_without_noise():
     res = bo.minimize(_bowl, BOX, iterations=2, seed=1, noiseless=True, n_candidates=128)
     assert torch.equal(res.x_recommended, res.x_best)
