@@ -34,13 +34,15 @@ log10 simple regret at the budget, :math:`\\log_{10}(f(x^+) - f^*)` with :math:`
 the best observed value (floored at -8), and the median seconds per iteration; ``--summary``
 adds the issue's bars and, per cell, pyroml's median minus BoTorch's with a 95% paired bootstrap
 interval over the seeds (:func:`median_gap`). Runs are appended
-to ``results.jsonl`` in the output folder as they finish (a rerun skips the runs already there),
-so a partial run is summarised honestly; one regret-curve figure per function.
+to ``results.jsonl`` in the output folder as they finish, each naming its environment in
+``environment.json`` (:func:`record_environment`); a rerun skips the runs already there, so a
+partial run is summarised honestly. One regret-curve figure per function.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -356,6 +358,26 @@ def _figures(rows: List[Dict], keys, methods: List[str], out: str) -> None:
         fig.savefig(os.path.join(out, f"bo_regret_{fn}.png"), dpi=80)
 
 
+def record_environment(out: str, info: Dict[str, Any]) -> str:
+    """Add the environment ``info`` (:func:`common.machine_info`) to ``environment.json`` in ``out``,
+    a map from a short name — a hash of its torch, Python and package versions, what the rows'
+    numbers depend on — to its description, and return the name (each new row carries it as
+    ``"environment"``). An older file holding a single description is kept, under its own name."""
+    def name(e: Dict[str, Any]) -> str:
+        key = json.dumps({k: e.get(k) for k in ("torch", "python", "versions")}, sort_keys=True)
+        return hashlib.sha1(key.encode()).hexdigest()[:10]
+    path = os.path.join(out, "environment.json")
+    known: Dict[str, Any] = {}
+    if os.path.exists(path):
+        with open(path) as fh:
+            known = json.load(fh)
+        if "versions" in known:                 # the one-environment format (session 11)
+            known = {name(known): known}
+    known[name(info)] = info
+    write_json(path, known)
+    return name(info)
+
+
 def timing(fns: List[str], seeds: int, out: str, noisy: bool = False) -> str:
     """Seconds per iteration of ``ei``, ``ei-map`` and ``botorch`` (and, on the noisy problems,
     ``nei``), runs interleaved (ei, ei-map, botorch, ei, ...) on the same problems (noiseless, or
@@ -410,7 +432,7 @@ def main() -> None:
             fh.writelines(json.dumps(r) + "\n" for r in rows)
         os.replace(path + ".tmp", path)
     if not args.summary:                    # the environment of the rows about to be written
-        write_json(os.path.join(out, "environment.json"), machine_info(1, PACKAGES))
+        env = record_environment(out, machine_info(1, PACKAGES))
         fns = args.functions or (["forrester", "branin", "hartmann3"] if args.quick else list(PROBLEMS))
         methods = args.methods or (["random", "ei"] if args.quick else METHODS)
         seeds = args.seeds or (3 if args.quick else 10)
@@ -428,6 +450,7 @@ def main() -> None:
                         except ImportError as e:
                             print(f"skipping {m}: {e}")
                             break
+                        r["environment"] = env
                         rows.append(r)
                         with open(path, "a") as fh:
                             fh.write(json.dumps(r) + "\n")

@@ -76,3 +76,15 @@ def test_gaps_of_another_method_count_the_functions_it_is_no_worse_on():
     assert line.startswith("noisy: nei no worse than botorch on 1/2 (worse on ['study']); median log10 regret nei - ")
     assert "study +0.50 [+0.50, +0.50]" in line and "levy4 -0.50 [-0.50, -0.50]" in line
     assert bench_bo.gaps(rows) == ""                                   # no ei rows: nothing to say
+
+
+def test_environments_are_recorded_by_name_and_kept(tmp_path):
+    bench_bo = _bench_bo()
+    old = {"torch": "2.1", "python": "3.11.7", "platform": "x", "versions": {"botorch": "0.12"}}
+    (tmp_path / "environment.json").write_text(__import__("json").dumps(old))   # session 11's one-environment file
+    new = {**old, "versions": {"botorch": "0.18.1"}}
+    name = bench_bo.record_environment(str(tmp_path), new)
+    again = bench_bo.record_environment(str(tmp_path), {**new, "platform": "y"})  # the versions name it
+    known = __import__("json").loads((tmp_path / "environment.json").read_text())
+    assert name == again and len(name) == 10 and len(known) == 2
+    assert known[name]["versions"] == {"botorch": "0.18.1"} and old in known.values()

@@ -30,6 +30,7 @@ from typing import List, Optional
 
 import torch
 
+from pyroml._validation import check_int
 from pyroml.bo.optimize import sobol
 from pyroml.gp import GP
 from pyroml.gp.kernels import Hypers, kernel_matrix
@@ -129,6 +130,7 @@ class NoisyLogExpectedImprovement(Acquisition):
 
     def __init__(self, model: GP, hypers: Hypers, draws: int = 128, seed: int = 0):
         super().__init__(model, hypers)
+        draws = check_int("draws", draws, 1)
         with torch.no_grad():
             hp = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1) for k, v in hypers.items()}
             S = max(v.shape[0] for v in hp.values())

@@ -47,9 +47,11 @@ class BOResult:
     @classmethod
     def from_evaluations(cls, X: torch.Tensor, Y: torch.Tensor, trace: Optional[List[Dict[str, Any]]] = None,
                          seconds: float = 0.0, failures: Optional[List[Dict[str, Any]]] = None) -> BOResult:
-        """The result whose best point is the minimiser of ``Y`` (shape ``(n,)``) among ``X`` ``(n, d)``."""
+        """The result whose best point is the minimiser of ``Y`` (shape ``(n,)``) among ``X`` ``(n, d)``;
+        ``trace`` and ``failures`` are kept as given (the same lists, empty ones included)."""
         i = int(Y.argmin())
-        return cls(X[i], float(Y[i]), X, Y, trace or [], seconds, failures or [])
+        return cls(X[i], float(Y[i]), X, Y, [] if trace is None else trace, seconds,
+                   [] if failures is None else failures)
 
 
 class BOInterrupted(KeyboardInterrupt):

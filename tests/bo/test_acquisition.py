@@ -83,3 +83,11 @@ def test_noisy_ei_is_deterministic_and_worthless_at_evaluated_inputs():
     assert not torch.equal(acq(grid), bo.NoisyLogExpectedImprovement(gp, hypers, seed=6)(grid))
     # an evaluated input's value is in every draw's incumbent: no expected improvement left there
     assert float(acq(gp.X[:, None, :]).max()) < float(acq(grid).max()) - 5
+
+
+def test_noisy_ei_refuses_a_number_of_draws_that_is_not_a_positive_integer():
+    import pytest
+    gp, hypers = _noisy_gp()
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="draws must be an integer >= 1"):
+            bo.NoisyLogExpectedImprovement(gp, hypers, draws=bad)

@@ -100,3 +100,15 @@ def test_trace_records_the_map_point_of_the_laplace_draws():
     res = bo.minimize(f, box, iterations=2, seed=0, record=False)
     ref = bo.minimize(f, box, iterations=2, seed=0, record=False, hyperparameters="map")
     assert res.trace[0]["hypers"] == ref.trace[0]["hypers"]      # the same MAP fit; the draws follow it
+
+
+def test_a_result_keeps_the_trace_and_failures_it_is_given():
+    X = torch.tensor([[0.0], [1.0], [0.5]], dtype=torch.float64)
+    Y = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)
+    trace, failures = [], []                           # empty lists too: the caller may append later
+    res = bo.BOResult.from_evaluations(X, Y, trace, 1.5, failures)
+    assert res.trace is trace and res.failures is failures and res.seconds == 1.5
+    assert res.y_best == -1.0 and torch.equal(res.x_best, X[1])
+    fresh = bo.BOResult.from_evaluations(X, Y)
+    assert fresh.trace == [] and fresh.failures == []
+    assert fresh.failures is not bo.BOResult.from_evaluations(X, Y).failures      # no list shared between results

@@ -200,4 +200,7 @@ CASES = [
          Raises(ValueError, "recommend needs at least two evaluations, got 0")),
     Case("bo-suggest-q", B, "`suggest(0)`", lambda e: bo.BayesOpt(BOX).suggest(0), Raises(ValueError,
              "q must be an integer >= 1")),
+    Case("bo-nei-draws", B, "`NoisyLogExpectedImprovement(..., draws=0)`", lambda e: bo.NoisyLogExpectedImprovement(
+        GP(X, Y), {"lengthscale": 0.3, "variance": 1.0, "noise": 0.01}, draws=0),
+         Raises(ValueError, "draws must be an integer >= 1, got 0")),
 ]
