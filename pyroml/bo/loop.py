@@ -10,7 +10,9 @@ it: a space-filling initial design (scrambled Sobol points) unless ``x0`` is giv
 The GP works on the unit cube of the box and on standardised, monotonely warped values
 (:mod:`pyroml.gp.transforms`, :mod:`pyroml.bo.warp`), the noise learned under its prior unless
 ``noiseless=True``, hyperparameters, a constant mean and (by default) the kernel, Matérn 5/2 or
-RBF, fitted each round (:mod:`pyroml.bo.fit`). Analytic acquisitions
+RBF, fitted each round (:mod:`pyroml.bo.fit`); a few dozen evaluations barely identify the
+noise, so a user who knows says so: ``noiseless=True`` for a deterministic objective,
+``method="nei"`` (EI below the best latent value) for a noisy one. Analytic acquisitions
 (:mod:`pyroml.bo.acquisition`) are maximised by multi-start projected L-BFGS
 (:func:`pyroml.bo.optimize.maximize`); Thompson sampling minimises joint function draws over a
 candidate set. Batches (``q > 1``) are chosen greedily with fantasised observations (each chosen
