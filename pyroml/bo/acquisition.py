@@ -126,6 +126,13 @@ class NoisyLogExpectedImprovement(Acquisition):
     for the gradient maximiser. An evaluated input has zero expected improvement (its value is
     already in the incumbent), and as the noise vanishes the draws become the observations and
     this is :class:`LogExpectedImprovement` below the best observed value.
+
+    :param GP model: the GP on the evaluations (its working scale: constant mean subtracted).
+    :param dict hypers: name -> ``(S,)`` hyperparameter settings (a float for one setting).
+    :param int draws: joint draws in all, split evenly over the settings (rounded up).
+    :param int seed: seeds the draws.
+    :ivar latent: the draws :math:`f_{sj}(X)` on the GP's working scale, ``(S, n, J)``;
+        ``best``: their minima over the evaluated inputs, ``(S, J)``.
     """
 
     def __init__(self, model: GP, hypers: Hypers, draws: int = 128, seed: int = 0):
@@ -147,7 +154,6 @@ class NoisyLogExpectedImprovement(Acquisition):
             eps = model.noise_diagonal(noise).sqrt()[..., None] * z[1]
             L_C = model.train_factor(hp, noise)[0]
             f = f0 + K @ torch.cholesky_solve(model.yt[:, None] - f0 - eps, L_C)    # (S, n, J)
-            #: the draws :math:`f_{sj}(X)` on the GP's working scale, ``(S, n, J)``
             self.latent = f
             self.whitened = torch.linalg.solve_triangular(self.factor, f, upper=False)
             self.best = f.min(-2).values                                             # (S, J)
