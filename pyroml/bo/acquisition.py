@@ -41,7 +41,7 @@ __all__ = ["METHODS", "log_expected_improvement", "Acquisition", "LogExpectedImp
            "thompson_indices"]
 
 #: the acquisition methods the loop knows
-METHODS = ("ei", "nei", "auto", "thompson", "lcb", "ucb")
+METHODS = ("ei", "nei", "thompson", "lcb", "ucb")
 
 
 def log_expected_improvement(mean: torch.Tensor, std: torch.Tensor, best: float | torch.Tensor) -> torch.Tensor:

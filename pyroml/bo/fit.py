@@ -25,7 +25,7 @@ from pyroml.gp.priors import Prior, default_priors, lognormal_params
 from pyroml.gp.transforms import Standardize
 
 __all__ = ["map_hypers", "prior_centre", "map_priors", "gls_mean", "shift_mean", "fit_map", "log_hypers",
-           "loo_log_predictive", "noise_needed", "fit_select", "laplace_posterior", "AUTO_KERNELS"]
+           "loo_log_predictive", "fit_select", "laplace_posterior", "AUTO_KERNELS"]
 
 #: the kernels BO's default ``kernel="auto"`` chooses between each round (:func:`fit_select`)
 AUTO_KERNELS = ("matern52", "rbf")
@@ -206,22 +206,6 @@ def loo_log_predictive(model: GP, hypers: Hypers) -> float:
     alpha = C_inv @ model.yt
     var = 1 / C_inv.diagonal()
     return float((-0.5 * torch.log(2 * math.pi * var) - 0.5 * alpha ** 2 * var).sum())
-
-
-def noise_needed(model: GP, hypers: Hypers, floor: float = 1e-6) -> bool:
-    """Whether the GP's noise predicts held-out evaluations better than (almost) none: the
-    :func:`loo_log_predictive` of the working-scale values at the first setting of ``hypers``
-    with its noise variance, against the same with the noise at ``floor`` (``noiseless=True``'s,
-    on the standardised scale). With noise in the data a GP that must interpolate predicts each
-    left-out value from its neighbours' noise and loses by far; on a deterministic objective the
-    noise-free GP predicts as well or better. ``False`` where the noise-free factor fails."""
-    hp = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1)[:1] for k, v in hypers.items()}
-    noise = hp.get("noise", torch.tensor([model.noise], dtype=torch.float64))
-    try:
-        free = loo_log_predictive(model, {**hp, "noise": torch.tensor([floor], dtype=torch.float64)})
-    except (RuntimeError, ValueError):            # a noise-free GP cannot interpolate these values
-        return False
-    return loo_log_predictive(model, {**hp, "noise": noise}) > free
 
 
 def fit_select(models: Sequence[GP], previous: MutableMapping[str, torch.Tensor], seed: int = 0,

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from pyroml._validation import check_choice, check_int, check_positive
 from pyroml.bo.acquisition import METHODS, make_acquisition, thompson_candidates, thompson_indices
-from pyroml.bo.fit import AUTO_KERNELS, fit_select, laplace_posterior, map_priors, noise_needed, shift_mean
+from pyroml.bo.fit import AUTO_KERNELS, fit_select, laplace_posterior, map_priors, shift_mean
 from pyroml.bo.optimize import maximize, sobol
 from pyroml.bo.result import BOInterrupted, BOResult
 from pyroml.bo.warp import YeoJohnson
@@ -91,9 +91,7 @@ class BayesOpt:
     :param bounds: ``(low, high)`` in 1-d, else a ``(2, d)`` tensor of lows and highs.
     :param str method: ``"ei"`` (log expected improvement below the best observed value,
         default), ``"nei"`` (noisy log-EI, below the best latent value: for an objective known to
-        be noisy), ``"auto"`` (each round ``"nei"`` where the fitted noise predicts held-out values
-        better than none, :func:`pyroml.bo.fit.noise_needed`, else ``"ei"``; the choice is in the
-        trace), ``"thompson"``, ``"lcb"`` / ``"ucb"`` (:mod:`pyroml.bo.acquisition`).
+        be noisy), ``"thompson"``, ``"lcb"`` / ``"ucb"`` (:mod:`pyroml.bo.acquisition`).
     :param str hyperparameters: ``"laplace"`` (default: the MAP point, L-BFGS from the prior's
         centre and the previous round's estimate, :func:`pyroml.bo.fit.fit_map`, under the
         value-space priors of :func:`pyroml.bo.fit.map_priors` for every hyperparameter not given
@@ -268,13 +266,10 @@ class BayesOpt:
         chosen: List[torch.Tensor] = []
         X, Y = self.X, model.y                 # the GP's targets (warped values when warp)
         anchors = self.X[self.Y.argsort()[:3]]
-        best, method = float(model.y.min()), self.method
-        if method == "auto":                   # noisy log-EI where the fitted noise predicts held-out values
-            method = "nei" if noise_needed(model, post.samples) else "ei"
-        self.last["method"] = method
+        best = float(model.y.min())
         for j in range(q):
             seed = self.seed * 7919 + self.rounds * 31 + j
-            acq = make_acquisition(method, model, post.samples, best, self.kappa, seed=seed)
+            acq = make_acquisition(self.method, model, post.samples, best, self.kappa, seed=seed)
             found = maximize(acq, self.bounds, raw_samples=self.n_candidates, restarts=self.restarts, seed=seed,
                              anchors=anchors, avoid=X,
                              generator=self.generator)
@@ -296,7 +291,7 @@ def _entry(opt: BayesOpt, it: int, X_new: torch.Tensor, y_new: torch.Tensor, rec
     entry: Dict[str, Any] = {"iteration": it, "x": X_new[0].tolist(), "batch": X_new.tolist(),
                              "y": float(y_new.min()), "best": float(opt.Y.min()),
                              "hypers": {} if post is None else {k: float(pick(v)) for k, v in post.samples.items()},
-                             "seconds": opt.last.get("seconds", 0.0), "method": opt.last.get("method", opt.method)}
+                             "seconds": opt.last.get("seconds", 0.0)}
     if record and opt.dim == 1 and post is not None:
         model: GP = opt.last["model"]
         grid = opt.last.get("candidates")

@@ -24,8 +24,7 @@ class BOResult:
     :ivar X: every evaluated input, shape ``(n, d)`` (the initial points first); ``Y``: ``(n,)``.
     :ivar trace: one dict per round: ``iteration``, ``x`` (the first proposal), ``batch`` (all
         ``q``), ``y``, ``best``, ``hypers`` (working scales; the MAP point, or the mean of the NUTS
-        draws), ``seconds``, ``method`` (the acquisition used: ``"auto"``'s choice) and, in 1-d
-        with ``record``, ``candidates`` with the GP (``gp_mean``,
+        draws), ``seconds`` and, in 1-d with ``record``, ``candidates`` with the GP (``gp_mean``,
         ``gp_std``) and the ``acquisition`` (or the drawn ``sample``) over them.
     :ivar failures: ``{"iteration", "x", "error"}`` for each failed evaluation (it ended the run).
     :ivar seconds: wall time of the rounds.

@@ -177,33 +177,3 @@ def test_bo_averages_over_laplace_draws_by_default_and_map_keeps_one_point():
     assert bo.BayesOpt(BOX).hyperparameters == "laplace"
     with pytest.raises(ValueError, match="laplace_samples"):
         bo.BayesOpt(BOX, laplace_samples=0)
-
-
-@pytest.mark.parametrize("sd, needed", [(0.0, False), (0.15, True)])
-def test_noise_is_needed_where_a_noise_free_gp_predicts_held_out_values_worse(sd, needed):
-    from pyroml.bo.fit import noise_needed
-    g = torch.Generator().manual_seed(4)
-    X = torch.rand(25, 2, generator=g, dtype=torch.float64)
-    y = torch.sin(3 * X[:, 0]) + X[:, 1] ** 2 + sd * torch.randn(25, generator=g, dtype=torch.float64)
-    priors = {k: v for k, v in map_priors(2)[0].items() if k != "period"}
-    model = GP(X, y, kernel="matern52", noise_prior=map_priors(2)[1], priors=priors)
-    post = fit_map(model)
-    assert noise_needed(model, post.samples) is needed
-    fixed = GP(X, y, kernel="matern52", noiseless=True, priors=priors)
-    assert noise_needed(fixed, fit_map(fixed).samples) is False        # the noise is already the floor
-
-
-def test_auto_chooses_noisy_log_ei_on_a_noisy_objective_and_ei_on_a_deterministic_one():
-    box = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
-    g = torch.Generator().manual_seed(0)
-
-    def bowl(x):
-        return ((x - 0.3) ** 2).sum(-1)
-
-    def noisy(x):
-        return bowl(x) + 0.1 * torch.randn(x.shape[0], generator=g, dtype=torch.float64)
-    chosen = {name: [t["method"] for t in bo.minimize(fn, box, iterations=8, method="auto", seed=0,
-                                                      n_candidates=256).trace]
-              for name, fn in (("bowl", bowl), ("noisy", noisy))}
-    assert chosen["bowl"][-4:] == ["ei"] * 4 and chosen["noisy"][-4:].count("nei") >= 3, chosen
-    assert [t["method"] for t in bo.minimize(bowl, box, iterations=2, seed=0, n_candidates=64).trace] == ["ei"] * 2
