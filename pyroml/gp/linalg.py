@@ -59,7 +59,8 @@ def jittered_cholesky(cov: torch.Tensor, scale: torch.Tensor, jitters: Tuple[flo
         L, info = torch.linalg.cholesky_ex(cov + (eps * scale)[..., None, None] * eye)
         if not bool(info.any()):
             return L
-    raise RuntimeError(f"covariance not positive definite even with {jitters[-1]:g} x its scale added to the diagonal")
+    raise RuntimeError(f"covariance not positive definite even with {jitters[-1]:g} x its scale added to the "
+                       f"diagonal; check the kernel's hyperparameters and inputs for NaN or infinite values")
 
 
 def robust_factor(cov: torch.Tensor, scale: float) -> torch.Tensor:
@@ -72,10 +73,9 @@ def robust_factor(cov: torch.Tensor, scale: float) -> torch.Tensor:
     :param float scale: the size of :math:`C`'s entries (e.g. the kernel variance).
     :returns: :math:`L`, shape ``(M, M)``.
     """
-    eye = torch.eye(cov.shape[0], dtype=cov.dtype)
-    for eps in (1e-10, 1e-8, 1e-6):
-        L, info = torch.linalg.cholesky_ex(cov + eps * scale * eye)
-        if int(info) == 0:
-            return L
+    try:
+        return jittered_cholesky(cov, torch.tensor(scale, dtype=cov.dtype), (1e-10, 1e-8, 1e-6))
+    except RuntimeError:
+        pass
     evals, evecs = torch.linalg.eigh(cov)
     return evecs * evals.clamp_min(0).sqrt()
