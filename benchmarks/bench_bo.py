@@ -217,9 +217,10 @@ def _complete(rows: List[Dict]) -> List[Dict]:
     return [r for r in rows if len(r["regret"]) == r["budget"]]
 
 
-def summary(rows: List[Dict], out: str) -> str:
-    """The markdown table (median [IQR] of log10 regret at the budget, s/iteration) and the figures
-    (runs that stopped short of the budget, e.g. from an earlier version's batch rounding, are left out)."""
+def summary(rows: List[Dict], out: Optional[str]) -> str:
+    """The markdown table (median [IQR] of log10 regret at the budget, s/iteration) and, unless
+    ``out`` is None, the figures in ``out`` (runs that stopped short of the budget, e.g. from an
+    earlier version's batch rounding, are left out)."""
     rows = _complete(rows)
     keys = sorted({(r["function"], r["noisy"]) for r in rows}, key=lambda k: (list(PROBLEMS).index(k[0]), k[1]))
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
@@ -231,7 +232,8 @@ def summary(rows: List[Dict], out: str) -> str:
             cells.append("–" if not rs else f"{_quartiles([r['log10_regret'] for r in rs])} "
                          f"({statistics.median(r['seconds_per_iteration'] for r in rs):.2f} s, n={len(rs)})")
         lines.append(f"| {fn} | {'5%' if noisy else '0'} | " + " | ".join(cells) + " |")
-    _figures(rows, keys, methods, out)
+    if out is not None:
+        _figures(rows, keys, methods, out)
     return "\n".join(lines)
 
 
@@ -406,7 +408,9 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="forrester, branin, hartmann3; 3 seeds; random, ei")
     p.add_argument("--functions", nargs="*", default=None, choices=list(PROBLEMS))
     p.add_argument("--methods", nargs="*", default=None, choices=METHODS)
-    p.add_argument("--seeds", type=int, default=None, help="seeds per cell (default 10; 3 with --quick)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="seeds per cell (default 10; 3 with --quick); with --summary, summarise seeds "
+                        "0..N-1 only (printed; table.md and the figures keep every seed)")
     p.add_argument("--noise", type=int, choices=[0, 1], default=None, help="only noiseless (0) or noisy (1)")
     p.add_argument("--out", default=None, help="output folder (default benchmarks/results/bo[/quick])")
     p.add_argument("--summary", action="store_true", help="only summarise the results so far")
@@ -456,11 +460,15 @@ def main() -> None:
                             fh.write(json.dumps(r) + "\n")
                         print(f"{fn:12s} {'noisy' if noisy else 'clean':5s} {m:8s} seed {s}: log10 regret "
                               f"{r['log10_regret']:.2f}, {r['seconds_per_iteration']:.2f} s/it", flush=True)
+    view = args.summary and args.seeds is not None          # an earlier stage of the runs, printed only
+    if view:
+        rows = [r for r in rows if r["seed"] < args.seeds]
     lines = [bars(rows), gaps(rows), gaps(rows, "log10_regret_recommended")]
     lines += [gaps(rows, key, m) for m in INFORMED for key in ("log10_regret", "log10_regret_recommended")]
-    table = summary(rows, out) + "\n\n" + "\n".join(line for line in lines if line)
-    with open(os.path.join(out, "table.md"), "w") as fh:
-        fh.write(table + "\n")
+    table = summary(rows, None if view else out) + "\n\n" + "\n".join(line for line in lines if line)
+    if not view:
+        with open(os.path.join(out, "table.md"), "w") as fh:
+            fh.write(table + "\n")
     print(table)
 
 

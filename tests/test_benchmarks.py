@@ -88,3 +88,22 @@ def test_environments_are_recorded_by_name_and_kept(tmp_path):
     known = __import__("json").loads((tmp_path / "environment.json").read_text())
     assert name == again and len(name) == 10 and len(known) == 2
     assert known[name]["versions"] == {"botorch": "0.18.1"} and old in known.values()
+
+
+def test_summary_of_the_first_seeds_is_printed_and_writes_nothing(tmp_path):
+    """``--summary --seeds N`` reads the bars over seeds 0..N-1 only (how a cell stood before more
+    seeds were run), and leaves table.md and the figures to the summary of every seed."""
+    import json
+    rows = [{"function": "branin", "method": method, "seed": seed, "noisy": True, "budget": 1, "regret": [1.0],
+             "seconds_per_iteration": 0.1,
+             "log10_regret": float(seed) + (0.5 if method == "ei" and seed >= 2 else 0.0)}
+            for seed in range(5) for method in ("ei", "botorch")]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = [sys.executable, str(BENCH / "bench_bo.py"), "--summary", "--out", str(tmp_path)]
+    early = subprocess.run(run + ["--seeds", "2"], capture_output=True, text=True, timeout=120, cwd=BENCH.parent)
+    assert early.returncode == 0, early.stderr[-2000:]
+    assert "noisy: ei no worse than botorch on 1/1" in early.stdout and "n=2)" in early.stdout
+    assert not (tmp_path / "table.md").exists() and not list(tmp_path.glob("*.png"))
+    full = subprocess.run(run, capture_output=True, text=True, timeout=120, cwd=BENCH.parent)
+    assert "noisy: ei no worse than botorch on 0/1 (worse on ['branin'])" in full.stdout and "n=5)" in full.stdout
+    assert (tmp_path / "table.md").read_text().strip() in full.stdout
