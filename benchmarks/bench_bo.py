@@ -418,6 +418,8 @@ def main() -> None:
                    help="only time ei against botorch, interleaved (timing.json; with --noise 1 timing_noisy.json)")
     p.add_argument("--drop", nargs="*", default=None, choices=METHODS, help="delete these methods' rows first")
     args = p.parse_args()
+    if args.seeds is not None and args.seeds < 1:
+        p.error(f"--seeds must be at least 1, got {args.seeds}")
     torch.set_num_threads(1)
     out = args.out or os.path.join(HERE, "results", "bo", *(["quick"] if args.quick else []))
     os.makedirs(out, exist_ok=True)

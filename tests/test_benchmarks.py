@@ -107,3 +107,5 @@ def test_summary_of_the_first_seeds_is_printed_and_writes_nothing(tmp_path):
     full = subprocess.run(run, capture_output=True, text=True, timeout=120, cwd=BENCH.parent)
     assert "noisy: ei no worse than botorch on 0/1 (worse on ['branin'])" in full.stdout and "n=5)" in full.stdout
     assert (tmp_path / "table.md").read_text().strip() in full.stdout
+    bad = subprocess.run(run + ["--seeds", "0"], capture_output=True, text=True, timeout=120, cwd=BENCH.parent)
+    assert bad.returncode == 2 and "--seeds must be at least 1, got 0" in bad.stderr
