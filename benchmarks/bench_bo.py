@@ -4,6 +4,7 @@
     python benchmarks/bench_bo.py                                 # all functions, 10 seeds, all methods
     python benchmarks/bench_bo.py --functions branin hartmann6 --methods ei botorch --noise 0
     python benchmarks/bench_bo.py --summary                       # table and figures from the results so far
+    python benchmarks/bench_bo.py --summary --seeds 40            # the same reading over seeds 0-39 (printed only)
     python benchmarks/bench_bo.py --drop ei thompson                # delete a method's rows (after a change)
     flock -x /tmp/pyroml-cpu.lock python benchmarks/bench_bo.py --timing   # ei vs botorch s/it, interleaved
     python benchmarks/bench_bo.py --timing --noise 1                # the same on the noisy problems
