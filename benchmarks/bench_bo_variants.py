@@ -32,7 +32,7 @@ import statistics
 from typing import Callable, Dict, List
 
 import torch
-from bench_bo import PROBLEMS, _sign_test, run
+from bench_bo import PROBLEMS, _sign_test, median_gap, run
 
 from pyroml.bo import acquisition, loop
 from pyroml.gp import GP
@@ -104,16 +104,18 @@ def _rows(path: str) -> List[Dict]:
 
 
 def compare(rows: List[Dict], variant: str, functions: List[str], seeds: range, noisy: bool) -> str:
-    """Per function: the medians of ``variant``, ``reference-ei`` and ``reference-botorch`` over
-    the seeds all three ran, and for each pair how many of those runs the first ends at or below the
-    second; then the pairs pooled over the functions, strictly lower against strictly higher, with
-    the two-sided sign test's p (:func:`bench_bo._sign_test`, ties dropped)."""
+    """Per function: the medians of ``variant``, ``reference-ei`` and ``reference-botorch`` (the
+    last two alone for ``variant="reference-ei"``) over the seeds all of them ran, for each pair
+    how many of those runs the first ends at or below the second, and the default's median gap to
+    BoTorch with its 95% paired bootstrap interval (:func:`bench_bo.median_gap`); then the pairs
+    pooled over the functions, strictly lower against strictly higher, with the two-sided sign
+    test's p (:func:`bench_bo._sign_test`, ties dropped)."""
     got = {(r["variant"], r["function"], r["seed"]): r["log10_regret"] for r in rows
            if r.get("session") == SESSION and r["noisy"] == noisy}
-    names = [variant, "reference-ei", "reference-botorch"]
-    pairs = [(0, 1), (0, 2), (1, 2)]
+    names = list(dict.fromkeys([variant, "reference-ei", "reference-botorch"]))     # reference-ei: the two alone
+    pairs = [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))]
     lines = [f"| function | n | {' | '.join(names)} | " + " | ".join(f"{names[i]} <= {names[j]}" for i, j in pairs)
-             + " |", "|---|---|" + "---|" * (len(names) + len(pairs))]
+             + " | reference-ei - reference-botorch [95%] |", "|---|---|" + "---|" * (len(names) + len(pairs) + 1)]
     pooled = [[0, 0] for _ in pairs]
     for fn in functions:
         s = [i for i in seeds if all((v, fn, i) in got for v in names)]
@@ -126,7 +128,8 @@ def compare(rows: List[Dict], variant: str, functions: List[str], seeds: range, 
             pooled[k][0] += sum(a < b for a, b in zip(runs[i], runs[j]))
             pooled[k][1] += sum(a > b for a, b in zip(runs[i], runs[j]))
         lines.append(f"| {fn} | {len(s)} | " + " | ".join(f"{statistics.median(r):+.2f}" for r in runs) + " | "
-                     + " | ".join(str(c) for c in counts) + " |")
+                     + " | ".join(str(c) for c in counts) + " | {:+.3f} [{:+.2f}, {:+.2f}] |".format(
+                         *median_gap(runs[-2], runs[-1])))
     lines.append("pooled, lower/higher (sign test p): " + ", ".join(
         f"{names[i]} vs {names[j]} {lo}/{hi} (p={_sign_test(lo, hi):.2f})" for (i, j), (lo, hi) in zip(pairs, pooled)))
     return "\n".join(lines)
@@ -136,8 +139,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--variant", choices=sorted(VARIANTS), help="run this variant")
-    what.add_argument("--compare", choices=sorted(v for v in VARIANTS if not v.startswith("reference")),
-                      help="print this variant against the references")
+    what.add_argument("--compare", choices=sorted(v for v in VARIANTS if v != "reference-botorch"),
+                      help="print this variant against the references (reference-ei: the default against BoTorch)")
     p.add_argument("--functions", nargs="+", choices=sorted(PROBLEMS), required=True)
     p.add_argument("--seeds", nargs=2, type=int, default=[80, 120], metavar=("FIRST", "STOP"))
     p.add_argument("--noise", type=int, choices=[0, 1], default=1, help="noiseless (0) or noisy (1)")

@@ -111,18 +111,38 @@ def test_summary_of_the_first_seeds_is_printed_and_writes_nothing(tmp_path):
     assert bad.returncode == 2 and "--seeds must be at least 1, got 0" in bad.stderr
 
 
-def test_reported_improvement_is_the_expected_gain_at_the_best_observation():
-    """The screened acquisition's closed form against Monte Carlo over the same posterior: the
-    true value at the incumbent minus the new point's, counted when its noisy value comes lower."""
-    import torch
-
-    from pyroml.bo.loop import BayesOpt
+def _bench_bo_variants():
     _bench_bo()
     sys.path.insert(0, str(BENCH))
     try:
         import bench_bo_variants
     finally:
         sys.path.remove(str(BENCH))
+    return bench_bo_variants
+
+
+def test_variant_screens_compare_the_seeds_every_column_ran():
+    compare = _bench_bo_variants().compare
+    rows = [{"variant": v, "function": "branin", "seed": s, "noisy": True, "session": 14, "log10_regret": x}
+            for v, xs in [("reported-ei", [0.0, 1.0, 2.0, 9.0]), ("reference-ei", [1.0, 1.0, 3.0, 0.0]),
+                          ("reference-botorch", [2.0, 0.5, 1.0])] for s, x in enumerate(xs)]
+    rows.append({**rows[0], "session": 13, "seed": 3, "variant": "reference-botorch"})   # another session: ignored
+    out = compare(rows, "reported-ei", ["branin", "levy4"], range(0, 10), noisy=True).splitlines()
+    assert len(out) == 4 and out[2].startswith("| branin | 3 | +1.00 | +1.00 | +1.00 | 3 | 1 | 1 | +0.000 [")
+    assert "reported-ei vs reference-ei 2/0 (p=0.50)" in out[3]
+    assert "reference-ei vs reference-botorch 1/2 (p=1.00)" in out[3]
+    alone = compare(rows, "reference-ei", ["branin"], range(0, 10), noisy=True).splitlines()
+    assert alone[0].count("reference-ei") == 3 and "reported-ei" not in alone[0]
+    assert compare(rows, "reported-ei", ["branin"], range(0, 10), noisy=False).splitlines()[2].startswith("pooled")
+
+
+def test_reported_improvement_is_the_expected_gain_at_the_best_observation():
+    """The screened acquisition's closed form against Monte Carlo over the same posterior: the
+    true value at the incumbent minus the new point's, counted when its noisy value comes lower."""
+    import torch
+
+    from pyroml.bo.loop import BayesOpt
+    bench_bo_variants = _bench_bo_variants()
     g = torch.Generator().manual_seed(0)
     X = torch.rand(12, 2, generator=g, dtype=torch.float64)
     Y = (X - 0.3).pow(2).sum(1) + 0.05 * torch.randn(12, generator=g, dtype=torch.float64)
