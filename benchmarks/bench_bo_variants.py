@@ -19,7 +19,11 @@ Variants:
 ``reported-ei``
     the acquisition is the one-step expected gain in the *true* value at the best observed input,
     the quantity the benchmark scores (:class:`ReportedImprovement`), instead of log-EI below the
-    best observed value.
+    best observed value;
+``map``, ``rbf``, ``nowarp``, ``botorch-like``
+    one of the default's parts undone: EI at the MAP point alone (``hyperparameters="map"``), the
+    RBF kernel only (``kernel="rbf"``), no warp of y (``warp=False``), and all three (BoTorch's
+    configuration inside pyroml).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import json
 import math
 import os
 import statistics
-from typing import Callable, Dict, List
+from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
 import torch
 from bench_bo import PROBLEMS, _sign_test, median_gap, run
@@ -93,10 +97,22 @@ def _reported_ei() -> None:
     loop.make_acquisition = make
 
 
-#: variant -> (bench_bo method, the patch applied before the runs)
-VARIANTS: Dict[str, tuple[str, Callable[[], None]]] = {
-    "reported-ei": ("ei", _reported_ei), "reference-ei": ("ei", lambda: None),
-    "reference-botorch": ("botorch", lambda: None)}
+class Variant(NamedTuple):
+    """A screened variant: the ``bench_bo`` method it runs, a patch applied before the runs, and
+    keyword arguments for ``bo.minimize``."""
+
+    method: str
+    patch: Callable[[], None] = lambda: None
+    options: Optional[Dict[str, Any]] = None
+
+
+VARIANTS: Dict[str, Variant] = {
+    "reference-ei": Variant("ei"), "reference-botorch": Variant("botorch"),
+    "reported-ei": Variant("ei", _reported_ei),
+    "map": Variant("ei", options={"hyperparameters": "map"}),                 # the MAP point alone
+    "rbf": Variant("ei", options={"kernel": "rbf"}),                          # BoTorch's kernel, no choice
+    "nowarp": Variant("ei", options={"warp": False}),                         # y standardised only
+    "botorch-like": Variant("ei", options={"hyperparameters": "map", "kernel": "rbf", "warp": False})}
 
 
 def _rows(path: str) -> List[Dict]:
@@ -153,14 +169,15 @@ def main() -> None:
     if args.compare:
         print(compare(_rows(args.out), args.compare, args.functions, seeds, noisy))
         return
-    method, patch = VARIANTS[args.variant]
-    patch()
+    variant = VARIANTS[args.variant]
+    variant.patch()
     done = {(r["function"], r["seed"]) for r in _rows(args.out)
             if r.get("variant") == args.variant and r.get("session") == SESSION and r["noisy"] == noisy}
     for s in seeds:
         for fn in args.functions:
             if (fn, s) not in done:
-                row = {**run(fn, method, s, noisy), "variant": args.variant, "session": SESSION}
+                row = {**run(fn, variant.method, s, noisy, variant.options), "variant": args.variant,
+                       "session": SESSION}
                 with open(args.out, "a") as fh:
                     fh.write(json.dumps(row) + "\n")
                 print(f"{fn} seed {s} {args.variant}: log10 regret {row['log10_regret']:.2f}", flush=True)
