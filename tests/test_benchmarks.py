@@ -1,6 +1,7 @@
 """The benchmark scripts stay runnable: every one answers --help fast; the whole quick suite
 (`python benchmarks/run.py --quick`, a few minutes) runs under the `slow` marker."""
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -26,17 +27,17 @@ def test_quick_benchmarks_run(tmp_path):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
 
 
-def _bench_bo():
+def _bench(name: str = "bench_bo"):
+    """A module of ``benchmarks/`` (which imports its siblings by name), imported from there."""
     sys.path.insert(0, str(BENCH))
     try:
-        import bench_bo
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCH))
-    return bench_bo
 
 
 def test_median_gap_resamples_seeds_in_pairs():
-    bench_bo = _bench_bo()
+    bench_bo = _bench()
     b = [float(i % 7) - 0.1 * i for i in range(40)]
     gap, low, high = bench_bo.median_gap([v + 0.3 for v in b], b)       # a constant shift, seed by seed
     assert abs(gap - 0.3) < 1e-12 and abs(low - 0.3) < 1e-12 and abs(high - 0.3) < 1e-12
@@ -51,7 +52,7 @@ def test_gaps_at_the_recommendation_pair_the_runs_that_have_one():
     """The recommendation's line compares ei with botorch per function over the seeds where both
     have a recommended regret, counts the functions where ei's median is no higher, and leaves
     out runs without one (e.g. rows from before the field)."""
-    bench_bo = _bench_bo()
+    bench_bo = _bench()
     rows = []
     for fn, shift in (("forrester", -0.5), ("branin", 0.25)):
         for seed in range(6):
@@ -68,7 +69,7 @@ def test_gaps_at_the_recommendation_pair_the_runs_that_have_one():
 
 
 def test_gaps_of_another_method_count_the_functions_it_is_no_worse_on():
-    bench_bo = _bench_bo()
+    bench_bo = _bench()
     rows = [{"function": fn, "method": method, "seed": seed, "noisy": True, "budget": 1, "regret": [1.0],
              "log10_regret": float(seed) + (shift if method == "nei" else 0.0)}
             for fn, shift in (("study", 0.5), ("levy4", -0.5)) for seed in range(5) for method in ("nei", "botorch")]
@@ -79,7 +80,7 @@ def test_gaps_of_another_method_count_the_functions_it_is_no_worse_on():
 
 
 def test_environments_are_recorded_by_name_and_kept(tmp_path):
-    bench_bo = _bench_bo()
+    bench_bo = _bench()
     old = {"torch": "2.1", "python": "3.11.7", "platform": "x", "versions": {"botorch": "0.12"}}
     (tmp_path / "environment.json").write_text(__import__("json").dumps(old))   # session 11's one-environment file
     new = {**old, "versions": {"botorch": "0.18.1"}}
@@ -111,18 +112,8 @@ def test_summary_of_the_first_seeds_is_printed_and_writes_nothing(tmp_path):
     assert bad.returncode == 2 and "--seeds must be at least 1, got 0" in bad.stderr
 
 
-def _bench_bo_variants():
-    _bench_bo()
-    sys.path.insert(0, str(BENCH))
-    try:
-        import bench_bo_variants
-    finally:
-        sys.path.remove(str(BENCH))
-    return bench_bo_variants
-
-
 def test_variant_screens_compare_the_seeds_every_column_ran():
-    compare = _bench_bo_variants().compare
+    compare = _bench("bench_bo_variants").compare
     rows = [{"variant": v, "function": "branin", "seed": s, "noisy": True, "session": 14, "log10_regret": x}
             for v, xs in [("reported-ei", [0.0, 1.0, 2.0, 9.0]), ("reference-ei", [1.0, 1.0, 3.0, 0.0]),
                           ("reference-botorch", [2.0, 0.5, 1.0])] for s, x in enumerate(xs)]
@@ -142,7 +133,7 @@ def test_reported_improvement_is_the_expected_gain_at_the_best_observation():
     import torch
 
     from pyroml.bo.loop import BayesOpt
-    bench_bo_variants = _bench_bo_variants()
+    bench_bo_variants = _bench("bench_bo_variants")
     g = torch.Generator().manual_seed(0)
     X = torch.rand(12, 2, generator=g, dtype=torch.float64)
     Y = (X - 0.3).pow(2).sum(1) + 0.05 * torch.randn(12, generator=g, dtype=torch.float64)
