@@ -118,7 +118,10 @@ VARIANTS: Dict[str, Variant] = {
 
 
 def _rows(path: str) -> List[Dict]:
-    return [json.loads(line) for line in open(path)] if os.path.exists(path) else []
+    if not os.path.exists(path):
+        return []
+    with open(path) as fh:
+        return [json.loads(line) for line in fh]
 
 
 def compare(rows: List[Dict], variant: str, functions: List[str], seeds: range, noisy: bool, session: int = 14) -> str:
@@ -172,6 +175,7 @@ def main() -> None:
     if args.compare:
         print(compare(_rows(args.out), args.compare, args.functions, seeds, noisy, args.session))
         return
+    torch.set_num_threads(1)                   # as bench_bo.py's runs: the recorded rows reproduce
     variant = VARIANTS[args.variant]
     variant.patch()
     done = {(r["function"], r["seed"]) for r in _rows(args.out)
